@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The local stack: moto (AWS APIs), the CloudWatch protocol adapter and MariaDB, all on
+# 127.0.0.1. `up` starts what is not running and writes the variables that reach it to
+# .local/stack.env; `down` stops only what `up` started; `env` prints the variables.
+#
+#   scripts/stack.sh up | down | env
+#
+# MariaDB: a server already answering on 127.0.0.1:3306 as root without a password is
+# used as it is. Otherwise a throw-away mariadbd runs with its data under .local/, and
+# mariadb-server is installed from Debian's packages first when it is missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+run="$root/.local"
+envfile="$run/stack.env"
+mkdir -p "$run"
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+# shellcheck source=scripts/venv.sh
+source "$root/scripts/venv.sh"
+
+free_port() {
+  "$PY" - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+PY
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_http() { # url name log
+  for _ in $(seq 1 150); do
+    if "$PY" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" \
+      >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  die "$2 did not answer on $1 within 30 s; its log: $3"
+}
+
+mysql_ping() { # port
+  "$PY" - "$1" <<'PY' >/dev/null 2>&1
+import sys, pymysql
+pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="root", password="",
+                connect_timeout=2).close()
+PY
+}
+
+start_moto() {
+  if alive "$run/moto.pid"; then return; fi
+  local port; port=$(free_port)
+  say "starting moto on 127.0.0.1:$port"
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$run/moto.log" 2>&1 &
+  echo $! >"$run/moto.pid"; echo "$port" >"$run/moto.port"
+  wait_http "http://127.0.0.1:$port/moto-api/" moto "$run/moto.log"
+}
+
+start_cloudwatch_adapter() {
+  if alive "$run/cloudwatch.pid"; then return; fi
+  local port; port=$(free_port)
+  say "starting the CloudWatch CBOR adapter on 127.0.0.1:$port"
+  nohup "$PY" "$root/scripts/cloudwatch_cbor.py" --port "$port" \
+    --moto "http://127.0.0.1:$(cat "$run/moto.port")" >"$run/cloudwatch.log" 2>&1 &
+  echo $! >"$run/cloudwatch.pid"; echo "$port" >"$run/cloudwatch.port"
+  for _ in $(seq 1 100); do
+    "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
+      "$port" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  die "the CloudWatch adapter did not start; its log: $run/cloudwatch.log"
+}
+
+install_mariadb() {
+  command -v apt-get >/dev/null || die "no MariaDB on 127.0.0.1:3306 and no apt-get to install one"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing mariadb-server from Debian's packages"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server >/dev/null \
+    || die "apt-get could not install mariadb-server"
+}
+
+start_mariadb() {
+  if [ -z "${MIGRATION_MYSQL_PORT:-}" ] && mysql_ping 3306; then
+    echo 3306 >"$run/mysql.port"; return
+  fi
+  if alive "$run/mariadb.pid" && mysql_ping "$(cat "$run/mysql.port")"; then return; fi
+  local daemon; daemon=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+  [ -x "$daemon" ] || { install_mariadb; daemon=$(command -v mariadbd || echo /usr/sbin/mariadbd); }
+  local data="$run/mariadb" port="${MIGRATION_MYSQL_PORT:-$(free_port)}"
+  local user; user=$(id -un)
+  if [ ! -d "$data/db/mysql" ]; then
+    rm -rf "$data"; mkdir -p "$data"
+    local installer; installer=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
+    "$installer" --no-defaults --datadir="$data/db" --user="$user" \
+      --auth-root-authentication-method=normal --skip-test-db >"$run/mariadb-install.log" 2>&1 \
+      || die "mariadb-install-db failed; its log: $run/mariadb-install.log"
+  fi
+  say "starting a throw-away mariadbd on 127.0.0.1:$port (data under $data)"
+  nohup "$daemon" --no-defaults --datadir="$data/db" --socket="$data/mysqld.sock" \
+    --port="$port" --bind-address=127.0.0.1 --user="$user" \
+    --pid-file="$data/mysqld.pid" >"$run/mariadb.log" 2>&1 &
+  echo $! >"$run/mariadb.pid"; echo "$port" >"$run/mysql.port"
+  for _ in $(seq 1 150); do
+    if [ -S "$data/mysqld.sock" ]; then break; fi
+    sleep 0.2
+  done
+  local client; client=$(command -v mariadb || command -v mysql) || die "no mariadb client"
+  "$client" --no-defaults --socket="$data/mysqld.sock" -uroot -e \
+    "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" \
+    >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do mysql_ping "$port" && return 0; sleep 0.2; done
+  die "mariadbd did not answer on 127.0.0.1:$port; its log: $run/mariadb.log"
+}
+
+write_env() {
+  local moto="http://127.0.0.1:$(cat "$run/moto.port")"
+  cat >"$envfile" <<EOF
+export AWS_ENDPOINT_URL=$moto
+export AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$(cat "$run/cloudwatch.port")
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export MIGRATION_TEST_MYSQL_URL=mysql://root@127.0.0.1:$(cat "$run/mysql.port")
+export MIGRATION_VENV=$VENV
+EOF
+}
+
+stop_one() { # name
+  local pidfile="$run/$1.pid"
+  if alive "$pidfile"; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  up)
+    ensure_venv
+    start_moto
+    start_cloudwatch_adapter
+    start_mariadb
+    write_env
+    say "ready: source $envfile"
+    ;;
+  down)
+    stop_one cloudwatch
+    stop_one moto
+    stop_one mariadb
+    rm -f "$envfile"
+    ;;
+  env)
+    [ -f "$envfile" ] || die "the stack is not up; run scripts/stack.sh up"
+    cat "$envfile"
+    ;;
+  *)
+    die "usage: scripts/stack.sh up | down | env"
+    ;;
+esac

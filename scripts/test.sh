@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine as on a developer's: formatting, lints,
+# unit tests, integration tests against the local stack (moto, the CloudWatch adapter,
+# MariaDB) and the template's checks. It installs what it needs, starts the stack (and
+# stops what it started), and exits non-zero if anything fails.
+#
+#   bash scripts/test.sh [extra arguments for the test runner]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+step() { printf '\n== %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { echo "test: error: cargo is missing; install Rust with rustup" >&2; exit 1; }
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" \
+      || rustup component add "$component"
+  done
+fi
+
+step "local stack"
+started_here=1
+[ -f .local/moto.pid ] && kill -0 "$(cat .local/moto.pid)" 2>/dev/null && started_here=0
+bash scripts/stack.sh up
+if [ "$started_here" = 1 ]; then trap 'bash scripts/stack.sh down' EXIT; fi
+# shellcheck disable=SC1091
+source .local/stack.env
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci "$@"
+else
+  cargo test --workspace --locked "$@"
+fi
+
+if [ -f template.json ]; then
+  step "template checks (cfn-lint, checkov)"
+  "$MIGRATION_VENV/bin/cfn-lint" template.json
+  "$MIGRATION_VENV/bin/checkov" --quiet --compact --framework cloudformation -f template.json
+fi
