@@ -5,9 +5,13 @@
     reason = "a test fails loudly on what it did not expect"
 )]
 
+#[cfg(feature = "backup-verifier")]
 mod backup_verifier;
+#[cfg(feature = "compliance-remediator")]
 mod compliance_remediator;
+#[cfg(feature = "replication-validator")]
 mod replication_validator;
 mod shared;
 mod template;
+#[cfg(feature = "weight-shifter")]
 mod weight_shifter;
