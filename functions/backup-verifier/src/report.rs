@@ -1,0 +1,188 @@
+//! How results leave the function: one structured log record per check, EMF metrics an
+//! alarm can gate the cutover on, and one JSON alert on the alert queue per failed check.
+//!
+//! Metrics, under the dimensions `MigrationId` and `Function`:
+//! - `BackupChecksFailed`: how many checks of the invocation failed, unverified ones
+//!   included. The cutover alarm watches this one: `Sum >= 1` over its period.
+//! - `BackupChecksRun`: how many checks ran.
+//! - `<Check>CheckFailed` (for example `EncryptionCheckFailed`, `RpoCheckFailed`): per
+//!   check that ran, how many of its subjects failed; 0 when all passed.
+
+use std::collections::BTreeMap;
+
+use migration_shared::error::sdk_message;
+use migration_shared::metrics::Metric;
+use serde::Serialize;
+
+use crate::Deps;
+use crate::checks::{Check, CheckResult, Outcome};
+use crate::event::Origin;
+
+/// The name of the function, as the `Function` dimension and in alerts.
+pub const FUNCTION: &str = "backup-verifier";
+/// The metric the cutover alarm watches.
+pub const FAILED_METRIC: &str = "BackupChecksFailed";
+/// The count of checks run.
+pub const RUN_METRIC: &str = "BackupChecksRun";
+
+/// The alert sent for one failed check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert<'a> {
+    /// Always `backup-verifier`.
+    pub function: &'a str,
+    /// The migration.
+    pub migration_id: &'a str,
+    /// The check's name.
+    pub check: &'static str,
+    /// What it was about.
+    pub subject: &'a str,
+    /// `failed` or `unverified`.
+    pub outcome: &'static str,
+    /// Why.
+    pub reason: &'a str,
+    /// The detail-type of the event that led to the check.
+    pub detail_type: &'a str,
+    /// EventBridge's id of that event.
+    pub event_id: Option<&'a str>,
+}
+
+/// The metric values for `results`: totals and a count per check that ran.
+#[must_use]
+pub fn metric_values(results: &[CheckResult]) -> Vec<(&'static str, u64)> {
+    let mut per_check: BTreeMap<usize, (Check, u64)> = BTreeMap::new();
+    for r in results {
+        let index = Check::ALL.iter().position(|c| *c == r.check).unwrap_or(0);
+        let entry = per_check.entry(index).or_insert((r.check, 0));
+        entry.1 += u64::from(!r.outcome.passed());
+    }
+    let failed = results.iter().filter(|r| !r.outcome.passed()).count() as u64;
+    let mut values = vec![(FAILED_METRIC, failed), (RUN_METRIC, results.len() as u64)];
+    values.extend(per_check.values().map(|(c, n)| (c.metric(), *n)));
+    values
+}
+
+/// Logs one record per result.
+pub fn log(results: &[CheckResult], origin: &Origin) {
+    for r in results {
+        let check = r.check.name();
+        let subject = r.subject.as_str();
+        let detail_type = origin.detail_type.as_str();
+        match &r.outcome {
+            Outcome::Passed(note) => tracing::info!(
+                check, subject, detail_type, outcome = "passed", reason = %note,
+                "backup check passed"
+            ),
+            Outcome::Failed(reason) => tracing::error!(
+                check, subject, detail_type, outcome = "failed", reason = %reason,
+                "backup check failed"
+            ),
+            Outcome::Unverified(reason) => tracing::error!(
+                check, subject, detail_type, outcome = "unverified", reason = %reason,
+                "backup check could not be verified"
+            ),
+        }
+    }
+}
+
+/// Emits the metrics of `results` on stdout.
+pub fn emit_metrics(deps: &Deps, results: &[CheckResult]) {
+    let values = metric_values(results);
+    let metrics: Vec<Metric<'_>> = values.iter().map(|(n, v)| Metric::count(n, *v)).collect();
+    deps.metrics.emit(&metrics);
+}
+
+/// The alert body for a failed result; `None` for a pass.
+#[must_use]
+pub fn alert_body(migration_id: &str, result: &CheckResult, origin: &Origin) -> Option<String> {
+    let outcome = match result.outcome {
+        Outcome::Passed(_) => return None,
+        Outcome::Failed(_) => "failed",
+        Outcome::Unverified(_) => "unverified",
+    };
+    let alert = Alert {
+        function: FUNCTION,
+        migration_id,
+        check: result.check.name(),
+        subject: &result.subject,
+        outcome,
+        reason: result.outcome.reason(),
+        detail_type: &origin.detail_type,
+        event_id: origin.id.as_deref(),
+    };
+    serde_json::to_string(&alert).ok()
+}
+
+/// Sends one alert per failed result; the error names the queue and the first failure.
+pub async fn send_alerts(
+    deps: &Deps,
+    results: &[CheckResult],
+    origin: &Origin,
+) -> Result<usize, String> {
+    let queue = deps.config.alert_queue_url.as_str();
+    let mut sent = 0;
+    for r in results {
+        let Some(body) = alert_body(&deps.config.migration_id, r, origin) else {
+            continue;
+        };
+        deps.sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "failed to send the {} alert to queue {queue}: {}",
+                    r.check.name(),
+                    sdk_message(&e)
+                )
+            })?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_count_failures_per_check_and_in_total() {
+        let results = vec![
+            CheckResult::new(Check::Rpo, "a", Outcome::Passed("ok".into())),
+            CheckResult::new(Check::Rpo, "b", Outcome::Failed("old".into())),
+            CheckResult::new(Check::Rpo, "c", Outcome::Unverified("denied".into())),
+            CheckResult::new(Check::Event, "e", Outcome::Passed("ok".into())),
+        ];
+        assert_eq!(
+            metric_values(&results),
+            [
+                ("BackupChecksFailed", 2),
+                ("BackupChecksRun", 4),
+                ("EventCheckFailed", 0),
+                ("RpoCheckFailed", 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_alert_names_the_check_subject_and_reason_and_a_pass_sends_none() {
+        let origin = Origin {
+            id: Some("ev-1".into()),
+            detail_type: "Scheduled Event".into(),
+            time: None,
+        };
+        let failed = CheckResult::new(Check::Rpo, "arn:r", Outcome::Failed("too old".into()));
+        let body: serde_json::Value =
+            serde_json::from_str(&alert_body("cutover-1", &failed, &origin).unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"function": "backup-verifier", "migrationId": "cutover-1",
+                "check": "Rpo", "subject": "arn:r", "outcome": "failed", "reason": "too old",
+                "detailType": "Scheduled Event", "eventId": "ev-1"})
+        );
+        let passed = CheckResult::new(Check::Rpo, "arn:r", Outcome::Passed("fine".into()));
+        assert_eq!(alert_body("cutover-1", &passed, &origin), None);
+    }
+}
