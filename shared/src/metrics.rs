@@ -93,6 +93,14 @@ impl Metrics {
         }
     }
 
+    /// The same writer with one more dimension, `name` = `value`, on every record; for a
+    /// metric split by a category, such as a count by outcome.
+    #[must_use]
+    pub fn with_dimension(mut self, name: &str, value: &str) -> Self {
+        self.dimensions.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The EMF records for `metrics` at `timestamp_ms`: one record per hundred metrics.
     #[must_use]
     pub fn records(&self, timestamp_ms: u64, metrics: &[Metric<'_>]) -> Vec<Value> {
@@ -180,6 +188,18 @@ mod tests {
             "Lag": 1.5
         });
         assert_eq!(records[0], expected);
+    }
+
+    #[test]
+    fn an_added_dimension_is_declared_and_valued() {
+        let m = Metrics::new("Ns", "f", "m").with_dimension("Outcome", "remediated");
+        let record = &m.records(0, &[Metric::count("Remediations", 1)])[0];
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["MigrationId", "Function", "Outcome"]])
+        );
+        assert_eq!(record["Outcome"], "remediated");
+        assert_eq!(record["Remediations"], json!(1.0));
     }
 
     #[test]
