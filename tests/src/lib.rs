@@ -19,6 +19,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use mysql_async::prelude::Queryable;
 
+pub mod moto_template;
+
+pub use moto_template::{
+    MotoTemplate, load_template, restore_weighted_listeners, template_for_moto,
+};
+
 /// The variable that holds the MariaDB server the tests may create databases on.
 pub const MYSQL_URL: &str = "MIGRATION_TEST_MYSQL_URL";
 
