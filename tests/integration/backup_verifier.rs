@@ -320,7 +320,7 @@ async fn a_completed_backup_with_a_sound_recovery_point_passes_every_check() {
         ]
     );
     assert_eq!(report.failed, 0);
-    assert_eq!(metric_values(&report.checks)[0], ("BackupChecksFailed", 0));
+    assert_eq!(metric_values(&report.checks)[0], ("BackupCheckFailed", 0));
     let encryption = report
         .checks
         .iter()
@@ -398,7 +398,7 @@ async fn a_wrong_key_a_short_lifecycle_and_an_unlocked_vault_each_fail_and_alert
         && a["detailType"] == "Backup Job State Change"
         && a["outcome"] == "failed"));
     let metrics = metric_values(&report.checks);
-    assert!(metrics.contains(&("BackupChecksFailed", 3)), "{metrics:?}");
+    assert!(metrics.contains(&("BackupCheckFailed", 3)), "{metrics:?}");
     assert!(
         metrics.contains(&("EncryptionCheckFailed", 1)),
         "{metrics:?}"

@@ -178,6 +178,10 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Report, Error> {
     report::emit_metrics(deps, &results);
     let alerts = Box::pin(report::send_alerts(deps, &results, &origin)).await;
 
+    if let (Err(reason), true) = (&alerts, malformed.is_some() || any_unverified(&results)) {
+        // The invocation fails for its own reason below; the lost alert must still show.
+        tracing::error!(reason = %reason, "alert not sent");
+    }
     if let Some(reason) = malformed {
         return Err(Error::MalformedEvent(reason));
     }
@@ -205,6 +209,12 @@ pub async fn handle(event: Value, deps: &Deps) -> Result<Report, Error> {
         failed,
         alerts_sent,
     })
+}
+
+fn any_unverified(results: &[CheckResult]) -> bool {
+    results
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Unverified(_)))
 }
 
 /// Builds the dependencies and serves invocations until the runtime stops.

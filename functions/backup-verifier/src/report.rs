@@ -2,7 +2,7 @@
 //! alarm can gate the cutover on, and one JSON alert on the alert queue per failed check.
 //!
 //! Metrics, under the dimensions `MigrationId` and `Function`:
-//! - `BackupChecksFailed`: how many checks of the invocation failed, unverified ones
+//! - `BackupCheckFailed`: how many checks of the invocation failed, unverified ones
 //!   included. The cutover alarm watches this one: `Sum >= 1` over its period.
 //! - `BackupChecksRun`: how many checks ran.
 //! - `<Check>CheckFailed` (for example `EncryptionCheckFailed`, `RpoCheckFailed`): per
@@ -21,7 +21,7 @@ use crate::event::Origin;
 /// The name of the function, as the `Function` dimension and in alerts.
 pub const FUNCTION: &str = "backup-verifier";
 /// The metric the cutover alarm watches.
-pub const FAILED_METRIC: &str = "BackupChecksFailed";
+pub const FAILED_METRIC: &str = "BackupCheckFailed";
 /// The count of checks run.
 pub const RUN_METRIC: &str = "BackupChecksRun";
 
@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(
             metric_values(&results),
             [
-                ("BackupChecksFailed", 2),
+                ("BackupCheckFailed", 2),
                 ("BackupChecksRun", 4),
                 ("EventCheckFailed", 0),
                 ("RpoCheckFailed", 2),
