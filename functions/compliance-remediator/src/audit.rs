@@ -127,3 +127,89 @@ impl Decision {
             .emit(&[Metric::count(REMEDIATIONS_METRIC, 1)]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use migration_shared::startup::{LogFormat, subscriber};
+    use serde_json::json;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl MakeWriter<'_> for Buffer {
+        type Writer = Self;
+        fn make_writer(&self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn a_decision_is_one_structured_record_with_every_audit_field() {
+        let decision = Decision {
+            rule: "cutover-1-restricted-incoming-traffic".into(),
+            resource_type: "AWS::EC2::SecurityGroup".into(),
+            resource_id: "sg-1".into(),
+            action: "revoke_open_database_ingress".into(),
+            outcome: Outcome::WouldRemediate,
+            dry_run: true,
+            reason: "freeze window".into(),
+            before: json!({"open": ["tcp 3306 from 0.0.0.0/0"]}),
+            after: json!({"open": ["tcp 3306 from 0.0.0.0/0"]}),
+            reevaluation: "not_applicable".into(),
+        };
+        let buffer = Buffer::default();
+        let metrics = Metrics::new("PaymentMigration", "compliance-remediator", "cutover-1");
+        tracing::subscriber::with_default(
+            subscriber(LogFormat::Json, Some("INFO"), buffer.clone()),
+            || decision.record(&metrics),
+        );
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let record: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(record["message"], "remediation decision");
+        assert_eq!(record["rule"], "cutover-1-restricted-incoming-traffic");
+        assert_eq!(record["resource_id"], "sg-1");
+        assert_eq!(record["action"], "revoke_open_database_ingress");
+        assert_eq!(record["outcome"], "would_remediate");
+        assert_eq!(record["dry_run"], true);
+        assert_eq!(record["before"], r#"{"open":["tcp 3306 from 0.0.0.0/0"]}"#);
+        assert_eq!(record["after"], record["before"]);
+        assert_eq!(record["reason"], "freeze window");
+    }
+
+    #[test]
+    fn outcomes_are_named_as_the_records_and_metrics_name_them() {
+        let names: Vec<Value> = [
+            Outcome::AlreadyCompliant,
+            Outcome::LoopGuard,
+            Outcome::NeedsPerson,
+        ]
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                json!("already_compliant"),
+                json!("loop_guard"),
+                json!("needs_person")
+            ]
+        );
+        assert_eq!(Outcome::WouldRemediate.as_str(), "would_remediate");
+    }
+}
