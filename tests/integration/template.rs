@@ -160,6 +160,23 @@ fn every_function_runs_arm64_from_the_artifacts_bucket_and_logs_json_to_its_own_
     );
 }
 
+#[test]
+fn every_alarm_notifies_the_alarm_topic_both_ways() {
+    let template = load_template();
+    let alarms = of_type(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 16, "{} alarms", alarms.len());
+    let topic = json!([{"Ref": "AlarmTopic"}]);
+    for (id, a) in alarms {
+        assert_eq!(a["Properties"]["AlarmActions"], topic, "{id}");
+        assert_eq!(a["Properties"]["OKActions"], topic, "{id}");
+    }
+    let topic = &template["Resources"]["AlarmTopic"]["Properties"];
+    assert_eq!(
+        topic["KmsMasterKeyId"],
+        json!({"Fn::GetAtt": ["MigrationKey", "Arn"]})
+    );
+}
+
 /// The queues that are some other queue's or function's dead-letter target.
 fn dead_letter_targets(template: &Value) -> BTreeSet<String> {
     let mut targets = BTreeSet::new();
@@ -518,6 +535,7 @@ struct Observed {
     outputs: HashMap<String, String>,
     queues: HashMap<String, HashMap<String, String>>,
     parameters: HashMap<String, (String, String)>,
+    key_enabled: bool,
     key_aliases: Vec<String>,
     key_rotation: bool,
     zone_name: String,
@@ -576,10 +594,11 @@ async fn observe_parameters_and_key(c: &Clients, seen: &mut Observed) -> Result<
         seen.parameters
             .insert(key.to_owned(), (kind.to_owned(), value));
     }
-    // DescribeKey is left alone: moto 5.2.5 answers it with an internal error for a key
-    // whose policy CloudFormation gave as a JSON object. The alias and the rotation status
-    // prove the key exists and is the one the stack names.
     let key_arn = seen.output("MigrationKeyArn")?.clone();
+    let key = c.kms.describe_key().key_id(&key_arn).send().await?;
+    seen.key_enabled = key
+        .key_metadata()
+        .is_some_and(aws_sdk_kms::types::KeyMetadata::enabled);
     let aliases = c.kms.list_aliases().key_id(&key_arn).send().await?;
     seen.key_aliases = aliases
         .aliases()
@@ -837,6 +856,7 @@ fn assert_parameters_and_key(seen: &Observed, migration_id: &str) {
     assert_eq!(seen.parameters["WeightStateParameterName"], empty);
     assert_eq!(seen.parameters["FreezeParameterName"], empty);
     assert_eq!(seen.key_aliases, [format!("alias/{migration_id}")]);
+    assert!(seen.key_enabled);
     assert!(seen.key_rotation);
 }
 

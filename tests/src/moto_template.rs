@@ -15,7 +15,10 @@
 //! - rewrites a listener's weighted `ForwardConfig`, which moto's CloudFormation cannot
 //!   read (it requires a single `TargetGroupArn`), to forward to its first target group, and
 //!   returns the weights so [`restore_weighted_listeners`] can put them back through the
-//!   Elastic Load Balancing API, which moto does implement, once the stack exists.
+//!   Elastic Load Balancing API, which moto does implement, once the stack exists;
+//! - hands moto a KMS key policy as a JSON string (`Fn::ToJsonString`, which moto resolves):
+//!   moto stores a policy given as an object as it is, and then answers every `DescribeKey`
+//!   of the key with an internal error.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -102,6 +105,10 @@ pub const MOTO_UNSUPPORTED_TYPES: &[(&str, &str)] = &[
     (
         "AWS::CloudFormation::WaitConditionHandle",
         "moto creates nothing for it, then fails DescribeStackResources on the empty entry",
+    ),
+    (
+        "AWS::SNS::Subscription",
+        "not implemented by moto's CloudFormation",
     ),
     (
         "AWS::S3::BucketPolicy",
@@ -371,6 +378,12 @@ pub fn template_for_moto(template: &Value) -> MotoTemplate {
         }
         if resource["Type"] == "AWS::ElasticLoadBalancingV2::Listener" {
             weighted_listeners.extend(simplify_listener(&id, &mut resource));
+        }
+        if resource["Type"] == "AWS::KMS::Key" {
+            let policy = &mut resource["Properties"]["KeyPolicy"];
+            if policy.is_object() {
+                *policy = serde_json::json!({ "Fn::ToJsonString": policy.take() });
+            }
         }
         kept.insert(id, resource);
     }
