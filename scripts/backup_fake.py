@@ -13,6 +13,7 @@ Operations served, with the SDK's own paths:
   GET  /restore-jobs/{id}                                   DescribeRestoreJob
   PUT  /restore-jobs/{id}/validations                       PutRestoreValidationResult
   GET  /copy-jobs/{id}                                      DescribeCopyJob
+  GET  /backup-jobs/{id}                                    DescribeBackupJob
 
 Control endpoints (not part of AWS):
   POST /_fake/state   replace the state with the JSON body:
@@ -20,6 +21,7 @@ Control endpoints (not part of AWS):
          "recoveryPoints": [DescribeRecoveryPoint output, ...],
          "restoreJobs": {id: DescribeRestoreJob output},
          "copyJobs": {id: CopyJob},
+         "backupJobs": {id: DescribeBackupJob output},
          "pageSize": n,                      # ListRecoveryPointsByResource page size
          "failures": {Operation: {"status": 403, "code": "...", "message": "..."}}}
       Timestamps are given as epoch seconds, as they travel on the wire.
@@ -46,6 +48,7 @@ ROUTES = [
     ("PUT", re.compile(r"^/restore-jobs/([^/]+)/validations$"), "PutRestoreValidationResult"),
     ("GET", re.compile(r"^/restore-jobs/([^/]+)$"), "DescribeRestoreJob"),
     ("GET", re.compile(r"^/copy-jobs/([^/]+)$"), "DescribeCopyJob"),
+    ("GET", re.compile(r"^/backup-jobs/([^/]+)$"), "DescribeBackupJob"),
 ]
 
 # Fields of DescribeRecoveryPoint that ListRecoveryPointsByResource also returns.
@@ -138,6 +141,13 @@ def describe_copy_job(job_id, query, _body):
     return {"CopyJob": job}
 
 
+def describe_backup_job(job_id, query, _body):
+    job = STATE.data.get("backupJobs", {}).get(job_id)
+    if job is None:
+        raise not_found(f"backup job {job_id}")
+    return job
+
+
 HANDLERS = {
     "DescribeBackupVault": describe_backup_vault,
     "DescribeRecoveryPoint": describe_recovery_point,
@@ -145,6 +155,7 @@ HANDLERS = {
     "DescribeRestoreJob": describe_restore_job,
     "PutRestoreValidationResult": put_restore_validation_result,
     "DescribeCopyJob": describe_copy_job,
+    "DescribeBackupJob": describe_backup_job,
 }
 
 

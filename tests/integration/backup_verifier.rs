@@ -347,6 +347,48 @@ async fn a_completed_backup_with_a_sound_recovery_point_passes_every_check() {
 }
 
 #[tokio::test]
+async fn a_completed_job_that_names_no_recovery_point_is_looked_up_and_checked() {
+    let world = World::new(&[]).await;
+    let rp = completed_point();
+    let mut event = sample("backup-job-completed");
+    event["resources"] = json!([]);
+    let job_id = event["detail"]["backupJobId"].as_str().unwrap().to_owned();
+    world.fake.seed(&json!({
+        "vaults": locked_vault(),
+        "backupJobs": { &job_id: {"BackupJobId": &job_id, "State": "COMPLETED",
+                                  "RecoveryPointArn": &rp, "BackupVaultName": VAULT} },
+        "recoveryPoints": [point(&rp, VAULT, AURORA, &world.key_arn, now_secs() - 60.0)],
+    }));
+
+    let report = handle(event.clone(), &world.deps).await.unwrap();
+
+    assert_eq!(report.failed, 0, "{report:?}");
+    let operations: Vec<String> = world.fake.calls().into_iter().map(|(op, _)| op).collect();
+    assert_eq!(
+        operations,
+        [
+            "DescribeBackupVault",
+            "DescribeBackupJob",
+            "DescribeRecoveryPoint"
+        ]
+    );
+
+    world.fake.seed(&json!({
+        "vaults": locked_vault(),
+        "backupJobs": { &job_id: {"BackupJobId": &job_id, "State": "COMPLETED"} },
+    }));
+    let report = handle(event, &world.deps).await.unwrap();
+    assert_eq!(report.failed, 4);
+    assert_eq!(
+        report.checks[2].outcome,
+        Outcome::Failed(format!(
+            "neither the event nor AWS Backup names the recovery point of backup job {job_id}"
+        ))
+    );
+    world.clean_up().await;
+}
+
+#[tokio::test]
 async fn a_wrong_key_a_short_lifecycle_and_an_unlocked_vault_each_fail_and_alert() {
     let world = World::new(&[]).await;
     let rp = completed_point();

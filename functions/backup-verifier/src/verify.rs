@@ -120,7 +120,6 @@ pub async fn backup_job(deps: &Deps, job: &BackupJob) -> Vec<CheckResult> {
             job.status_message.as_deref(),
         );
     }
-    let config = &deps.config;
     let note = job.status_message.as_deref().map_or_else(
         || "completed".to_owned(),
         |m| format!("completed with the message: {}", m.trim_matches('"')),
@@ -128,22 +127,21 @@ pub async fn backup_job(deps: &Deps, job: &BackupJob) -> Vec<CheckResult> {
     let mut results = vec![result(Check::BackupJob, id, Outcome::Passed(note))];
     results.push(vault_lock_result(deps).await);
 
-    let Some(point) = job.recovery_point_arn.as_deref() else {
-        let reason = "the event names no recovery point, so none could be checked";
-        for check in [
-            Check::RecoveryPoint,
-            Check::Encryption,
-            Check::Vault,
-            Check::Retention,
-        ] {
-            results.push(result(check, id, Outcome::Failed(reason.into())));
+    let (point, vault) = match recovery_point_of(deps, job).await {
+        Ok(found) => found,
+        Err(outcome) => {
+            for check in [
+                Check::RecoveryPoint,
+                Check::Encryption,
+                Check::Vault,
+                Check::Retention,
+            ] {
+                results.push(result(check, id, outcome.clone()));
+            }
+            return results;
         }
-        return results;
     };
-    let vault = job
-        .backup_vault_name
-        .as_deref()
-        .unwrap_or(&config.expected_vault_name);
+    let (point, vault) = (point.as_str(), vault.as_str());
     let described = deps
         .backup
         .describe_recovery_point()
@@ -237,6 +235,41 @@ async fn recovery_point(
         retention(lifecycle, config.min_retention_days),
     ));
     results
+}
+
+/// The recovery point a completed backup job made and the vault it went to: from the
+/// event when it names them (AWS Backup often puts the recovery point only in the
+/// envelope's `resources`), otherwise from `DescribeBackupJob`.
+async fn recovery_point_of(deps: &Deps, job: &BackupJob) -> Result<(String, String), Outcome> {
+    let expected = &deps.config.expected_vault_name;
+    if let Some(point) = &job.recovery_point_arn {
+        let vault = job.backup_vault_name.as_ref().unwrap_or(expected);
+        return Ok((point.clone(), vault.clone()));
+    }
+    let id = job.backup_job_id.as_str();
+    let out = deps
+        .backup
+        .describe_backup_job()
+        .backup_job_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            Outcome::Unverified(format!(
+                "failed to describe backup job {id}: {}",
+                sdk_message(&e)
+            ))
+        })?;
+    let point = out.recovery_point_arn().ok_or_else(|| {
+        Outcome::Failed(format!(
+            "neither the event nor AWS Backup names the recovery point of backup job {id}"
+        ))
+    })?;
+    let vault = job
+        .backup_vault_name
+        .as_deref()
+        .or(out.backup_vault_name())
+        .unwrap_or(expected);
+    Ok((point.to_owned(), vault.to_owned()))
 }
 
 async fn vault_lock_result(deps: &Deps) -> CheckResult {
