@@ -13,7 +13,7 @@ use std::sync::Arc;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, TargetTypeEnum};
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use migration_shared::Transience;
@@ -51,29 +51,44 @@ struct Rehearsal {
     state_parameter: String,
 }
 
-fn weighted(name: &str, set_id: &str, weight: i64, address: &str) -> Change {
-    Change::builder()
-        .action(ChangeAction::Create)
-        .resource_record_set(
-            ResourceRecordSet::builder()
-                .name(name)
-                .r#type(RrType::A)
-                .set_identifier(set_id)
-                .weight(weight)
-                .ttl(TTL)
-                .resource_records(ResourceRecord::builder().value(address).build().unwrap())
+/// A weighted record of the pair: on premises an address with the TTL, AWS an alias to the
+/// load balancer, as the template creates them.
+fn weighted(name: &str, set_id: &str, weight: i64, target: &Target) -> Change {
+    let record = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::A)
+        .set_identifier(set_id)
+        .weight(weight);
+    let record = match target {
+        Target::Address(address) => record
+            .ttl(TTL)
+            .resource_records(ResourceRecord::builder().value(*address).build().unwrap()),
+        Target::Alias { dns_name, zone_id } => record.alias_target(
+            AliasTarget::builder()
+                .dns_name(dns_name)
+                .hosted_zone_id(zone_id)
+                .evaluate_target_health(true)
                 .build()
                 .unwrap(),
-        )
+        ),
+    };
+    Change::builder()
+        .action(ChangeAction::Create)
+        .resource_record_set(record.build().unwrap())
         .build()
         .unwrap()
+}
+
+enum Target {
+    Address(&'static str),
+    Alias { dns_name: String, zone_id: String },
 }
 
 impl Rehearsal {
     async fn new() -> Self {
         let sdk = sdk_config().await;
-        let (zone_id, record_name) = weighted_records(&sdk).await;
         let (vpc_id, subnets, load_balancer, listener) = listener(&sdk).await;
+        let (zone_id, record_name) = weighted_records(&sdk, &load_balancer).await;
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
         let alarms = vec![unique("alb-5xx"), unique("dms-cdc-latency")];
         for name in &alarms {
@@ -320,8 +335,20 @@ impl Rehearsal {
     }
 }
 
-/// A hosted zone with the on-premises (weight 100) and AWS (weight 0) records.
-async fn weighted_records(sdk: &aws_config::SdkConfig) -> (String, String) {
+/// A hosted zone with the on-premises (weight 100) and AWS (weight 0, an alias to the load
+/// balancer) records.
+async fn weighted_records(sdk: &aws_config::SdkConfig, load_balancer: &str) -> (String, String) {
+    let described = aws_sdk_elasticloadbalancingv2::Client::new(sdk)
+        .describe_load_balancers()
+        .load_balancer_arns(load_balancer)
+        .send()
+        .await
+        .unwrap();
+    let balancer = &described.load_balancers()[0];
+    let alias = Target::Alias {
+        dns_name: balancer.dns_name().unwrap().to_owned(),
+        zone_id: balancer.canonical_hosted_zone_id().unwrap().to_owned(),
+    };
     let route53 = aws_sdk_route53::Client::new(sdk);
     let zone_name = format!("{}.example.", unique("ws"));
     let zone = route53
@@ -338,8 +365,13 @@ async fn weighted_records(sdk: &aws_config::SdkConfig) -> (String, String) {
         .hosted_zone_id(&zone_id)
         .change_batch(
             ChangeBatch::builder()
-                .changes(weighted(&record_name, "onprem", 100, "198.51.100.10"))
-                .changes(weighted(&record_name, "aws", 0, "203.0.113.20"))
+                .changes(weighted(
+                    &record_name,
+                    "onprem",
+                    100,
+                    &Target::Address("198.51.100.10"),
+                ))
+                .changes(weighted(&record_name, "aws", 0, &alias))
                 .build()
                 .unwrap(),
         )
@@ -572,6 +604,49 @@ async fn a_whole_rehearsal_steps_up_rolls_back_on_an_alarm_resumes_and_completes
         ]
     );
     assert_eq!(state.history[0].by, "command:op-resume-1");
+
+    // Only the weights changed: the address, the TTL and the alias are as created.
+    let config = r.config_with(&[]);
+    let pair = RecordSets::new(aws_sdk_route53::Client::new(&r.sdk))
+        .read(&config.records)
+        .await
+        .unwrap();
+    assert_eq!(pair.onprem.ttl(), Some(TTL));
+    assert_eq!(pair.onprem.resource_records()[0].value(), "198.51.100.10");
+    assert_eq!(pair.aws.ttl(), None);
+    assert!(pair.aws.alias_target().unwrap().evaluate_target_health());
+    assert_eq!(pair.ttl, 60);
+    r.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_alarm_rolls_back_even_when_the_plan_no_longer_reads() {
+    let r = Rehearsal::new().await;
+    assert!(r.send("resume").await.is_empty());
+    r.tick().await;
+    r.clock.advance(300);
+    r.tick().await;
+    r.assert_share(25).await;
+
+    r.put_parameter(&r.plan_parameter, "[]").await;
+    r.clock.advance(300);
+    let err = handle(event("weight-shifter", "tick"), &r.deps())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to read the plan in parameter {}: the plan has no steps",
+            r.plan_parameter
+        )
+    );
+    r.assert_share(25).await;
+
+    r.set_alarm(0, StateValue::Alarm).await;
+    let rollback = r.tick().await;
+    assert_eq!(rollback["outcome"], "rollback");
+    assert_eq!(rollback["aws_percent"], 10);
+    r.assert_share(10).await;
     r.cleanup().await;
 }
 
@@ -688,6 +763,17 @@ async fn abort_returns_all_traffic_on_premises_and_holds_it_there() {
     r.tick().await;
     r.clock.advance(300);
     r.tick().await;
+    r.assert_share(25).await;
+
+    // Paused by an operator, the shift holds however long it waits.
+    assert!(r.send("pause").await.is_empty());
+    r.clock.advance(3600);
+    let held = r.tick().await;
+    assert_eq!(held["outcome"], "unchanged");
+    assert_eq!(
+        held["reason"],
+        "paused by an operator: DBA investigating CDC latency"
+    );
     r.assert_share(25).await;
 
     // Abort is never gated: an alarm in ALARM does not stop it.

@@ -197,11 +197,12 @@ pub fn rollback_target(state: &State, rollback_to: RollbackTo) -> u8 {
 }
 
 /// A scheduled tick: roll back on an alarm, hold, advance when the hold is over with every
-/// gate OK, or finish when the last step has held.
+/// gate OK, or finish when the last step has held. A rollback needs no plan, so it happens
+/// even when the plan parameter cannot be read (`plan` is `None`); nothing else does.
 #[must_use]
 pub fn tick(
     state: &State,
-    plan: &Plan,
+    plan: Option<&Plan>,
     gates: &Gates,
     timing: Timing,
     rollback_to: RollbackTo,
@@ -231,12 +232,11 @@ pub fn tick(
         return roll_back(state, &alarming, timing.now, rollback_to);
     }
     if let (Phase::Paused, Some(p)) = (&state.phase, &state.pause) {
-        return unchanged(
-            state,
-            Outcome::Unchanged,
-            format!("paused by an operator: {}", p.reason),
-        );
+        return unchanged(state, Outcome::Unchanged, p.reason.clone());
     }
+    let Some(plan) = plan else {
+        return unchanged(state, Outcome::Unchanged, "holding: no usable plan");
+    };
     let not_ok = gates.not_ok();
     if !not_ok.is_empty() {
         return unchanged(
@@ -525,11 +525,23 @@ mod tests {
     #[test]
     fn a_tick_holds_until_the_step_has_held_then_advances() {
         let state = running(10, 0, T0);
-        let early = tick(&state, &plan(), &ok(), at(T0 + 299), RollbackTo::LastGood);
+        let early = tick(
+            &state,
+            Some(&plan()),
+            &ok(),
+            at(T0 + 299),
+            RollbackTo::LastGood,
+        );
         assert_eq!(early.outcome, Outcome::Unchanged);
         assert_eq!(early.next, state, "an early tick changes nothing");
         assert_eq!(early.reason, "holding 10 percent: 299 of 300 seconds");
-        let due = tick(&state, &plan(), &ok(), at(T0 + 300), RollbackTo::LastGood);
+        let due = tick(
+            &state,
+            Some(&plan()),
+            &ok(),
+            at(T0 + 300),
+            RollbackTo::LastGood,
+        );
         assert_eq!(due.outcome, Outcome::Advanced);
         assert_eq!(due.target, Some(25));
         assert_eq!(due.next.aws_percent, 25);
@@ -547,7 +559,13 @@ mod tests {
     fn insufficient_data_is_not_ok() {
         let state = running(10, 0, T0);
         let g = gates(&[AlarmState::Ok, AlarmState::InsufficientData]);
-        let v = tick(&state, &plan(), &g, at(T0 + 1000), RollbackTo::LastGood);
+        let v = tick(
+            &state,
+            Some(&plan()),
+            &g,
+            at(T0 + 1000),
+            RollbackTo::LastGood,
+        );
         assert_eq!(v.outcome, Outcome::Unchanged);
         assert_eq!(v.reason, "holding: gate gate-1 (INSUFFICIENT_DATA) not OK");
         assert_eq!(v.target, None);
@@ -557,18 +575,24 @@ mod tests {
     fn an_alarm_rolls_back_to_the_last_good_step_and_pauses() {
         let state = running(50, 25, T0);
         let g = gates(&[AlarmState::Ok, AlarmState::Alarm]);
-        let v = tick(&state, &plan(), &g, at(T0 + 5), RollbackTo::LastGood);
+        let v = tick(&state, Some(&plan()), &g, at(T0 + 5), RollbackTo::LastGood);
         assert_eq!(v.outcome, Outcome::RolledBack);
         assert_eq!(v.target, Some(25));
         assert_eq!(v.next.phase, Phase::Paused);
         let pause = v.next.pause.clone().unwrap();
         assert_eq!(pause.kind, PauseKind::Rollback);
         assert_eq!(pause.reason, "gate alarm gate-1 in ALARM at 50 percent");
-        let zero = tick(&state, &plan(), &g, at(T0 + 5), RollbackTo::Zero);
+        let zero = tick(&state, Some(&plan()), &g, at(T0 + 5), RollbackTo::Zero);
         assert_eq!(zero.target, Some(0));
         assert_eq!(zero.next.last_good, 0);
         // Paused after the rollback: a later tick with the alarm still on does nothing.
-        let later = tick(&v.next, &plan(), &g, at(T0 + 999), RollbackTo::LastGood);
+        let later = tick(
+            &v.next,
+            Some(&plan()),
+            &g,
+            at(T0 + 999),
+            RollbackTo::LastGood,
+        );
         assert_eq!(later.outcome, Outcome::Unchanged);
         assert_eq!(later.next, v.next);
     }
@@ -581,31 +605,66 @@ mod tests {
         assert_eq!(rollback_target(&state, RollbackTo::LastGood), 10);
         let state = running(0, 0, T0);
         let g = gates(&[AlarmState::Alarm]);
-        let v = tick(&state, &plan(), &g, at(T0 + 999), RollbackTo::LastGood);
+        let v = tick(
+            &state,
+            Some(&plan()),
+            &g,
+            at(T0 + 999),
+            RollbackTo::LastGood,
+        );
         assert_eq!(v.outcome, Outcome::Unchanged, "nothing on AWS to roll back");
     }
 
     #[test]
     fn an_operator_pause_still_rolls_back_on_an_alarm() {
         let state = pause(&running(50, 25, T0), T0 + 1, "command:p", None).next;
-        let quiet = tick(&state, &plan(), &ok(), at(T0 + 999), RollbackTo::LastGood);
+        let quiet = tick(
+            &state,
+            Some(&plan()),
+            &ok(),
+            at(T0 + 999),
+            RollbackTo::LastGood,
+        );
         assert_eq!(quiet.outcome, Outcome::Unchanged);
         let g = gates(&[AlarmState::Alarm]);
-        let v = tick(&state, &plan(), &g, at(T0 + 999), RollbackTo::LastGood);
+        let v = tick(
+            &state,
+            Some(&plan()),
+            &g,
+            at(T0 + 999),
+            RollbackTo::LastGood,
+        );
         assert_eq!((v.outcome, v.target), (Outcome::RolledBack, Some(25)));
+    }
+
+    #[test]
+    fn without_a_plan_a_tick_still_rolls_back_but_never_advances() {
+        let state = running(50, 25, T0);
+        let alarm = gates(&[AlarmState::Alarm]);
+        let v = tick(&state, None, &alarm, at(T0 + 1), RollbackTo::LastGood);
+        assert_eq!((v.outcome, v.target), (Outcome::RolledBack, Some(25)));
+        let quiet = tick(&state, None, &ok(), at(T0 + 9999), RollbackTo::LastGood);
+        assert_eq!((quiet.outcome, quiet.target), (Outcome::Unchanged, None));
+        assert_eq!(quiet.reason, "holding: no usable plan");
     }
 
     #[test]
     fn the_last_step_completes_the_shift() {
         let state = running(100, 50, T0);
-        let v = tick(&state, &plan(), &ok(), at(T0 + 600), RollbackTo::LastGood);
+        let v = tick(
+            &state,
+            Some(&plan()),
+            &ok(),
+            at(T0 + 600),
+            RollbackTo::LastGood,
+        );
         assert_eq!(v.outcome, Outcome::Completed);
         assert_eq!(v.target, None);
         assert_eq!(v.next.phase, Phase::Complete);
         assert_eq!(v.next.last_good, 100);
         let after = tick(
             &v.next,
-            &plan(),
+            Some(&plan()),
             &gates(&[AlarmState::Alarm]),
             at(T0 + 700),
             RollbackTo::LastGood,
@@ -616,7 +675,7 @@ mod tests {
     #[test]
     fn a_shift_not_started_waits_for_an_operator() {
         let state = State::default();
-        let v = tick(&state, &plan(), &ok(), at(T0), RollbackTo::LastGood);
+        let v = tick(&state, Some(&plan()), &ok(), at(T0), RollbackTo::LastGood);
         assert_eq!(v.outcome, Outcome::Unchanged);
         let started = resume(&state, T0, "command:go", Some("change window open")).next;
         assert_eq!(started.phase, Phase::Running);
@@ -624,7 +683,7 @@ mod tests {
             started.history[0].reason,
             "resumed by an operator: change window open"
         );
-        let first = tick(&started, &plan(), &ok(), at(T0), RollbackTo::LastGood);
+        let first = tick(&started, Some(&plan()), &ok(), at(T0), RollbackTo::LastGood);
         assert_eq!((first.outcome, first.target), (Outcome::Advanced, Some(10)));
         assert_eq!(first.next.step, Some(1));
     }
@@ -679,7 +738,13 @@ mod tests {
         assert_eq!(v.next.pause.as_ref().unwrap().kind, PauseKind::Abort);
         let again = abort(&v.next, T0 + 2, "command:y", None);
         assert_eq!(again.outcome, Outcome::Unchanged);
-        let tick_after = tick(&v.next, &plan(), &ok(), at(T0 + 9999), RollbackTo::LastGood);
+        let tick_after = tick(
+            &v.next,
+            Some(&plan()),
+            &ok(),
+            at(T0 + 9999),
+            RollbackTo::LastGood,
+        );
         assert_eq!(tick_after.outcome, Outcome::Unchanged);
     }
 

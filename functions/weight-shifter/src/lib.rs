@@ -277,12 +277,6 @@ fn needs(trigger: &Trigger<'_>) -> Needs {
 async fn once<B: Balancer>(deps: &Deps<B>, trigger: &Trigger<'_>) -> Result<Report, Error> {
     let config = &deps.config;
     let need = needs(trigger);
-    // A bad plan stops a tick or an advance before anything else is read or changed.
-    let plan = if need.plan {
-        Some(deps.store.plan().await?)
-    } else {
-        None
-    };
     let (state, version) = deps.store.state().await?;
     let by = trigger.by();
     if let Trigger::Command { command, keys, .. } = trigger
@@ -293,6 +287,16 @@ async fn once<B: Balancer>(deps: &Deps<B>, trigger: &Trigger<'_>) -> Result<Repo
         tracing::info!(by = %by, command = command.name(), "duplicate command ignored");
         return Ok(Report::new(Outcome::Duplicate, reason, &state, None));
     }
+    // A plan that cannot be read stops an advance at once. A tick goes on far enough to
+    // roll back on an alarm, which needs no plan, and fails after deciding otherwise.
+    let (plan, plan_error) = match (need.plan, trigger) {
+        (false, _) => (None, None),
+        (true, Trigger::Tick) => match deps.store.plan().await {
+            Ok(plan) => (Some(plan), None),
+            Err(e) => (None, Some(e)),
+        },
+        (true, Trigger::Command { .. }) => (Some(deps.store.plan().await?), None),
+    };
     let pair = if need.weights {
         Some(deps.records.read(&config.records).await?)
     } else {
@@ -319,6 +323,12 @@ async fn once<B: Balancer>(deps: &Deps<B>, trigger: &Trigger<'_>) -> Result<Repo
         ttl: pair.as_ref().map_or(route53::ALIAS_TTL_SECONDS, |p| p.ttl),
     };
     let verdict = decide_one(deps, trigger, &state, plan.as_ref(), &gates, timing, &by).await;
+    if let Some(e) = plan_error {
+        if verdict.outcome != Outcome::RolledBack {
+            return Err(e);
+        }
+        tracing::error!(reason = %chain(&e), "rolling back although the plan cannot be read");
+    }
     let Verdict {
         outcome,
         reason,
@@ -326,6 +336,8 @@ async fn once<B: Balancer>(deps: &Deps<B>, trigger: &Trigger<'_>) -> Result<Repo
         target,
     } = verdict;
     if let (Some(to), Some(pair)) = (target, pair.as_ref()) {
+        // The state this move was decided from must still be the latest.
+        deps.store.ensure_version(version).await?;
         next.applied = move_weights(
             deps,
             pair,
@@ -368,12 +380,7 @@ async fn decide_one<B: Balancer>(
     let now = timing.now;
     let rollback_to = deps.config.rollback_to;
     let (command, note) = match trigger {
-        Trigger::Tick => {
-            return match plan {
-                Some(plan) => decide::tick(state, plan, gates, timing, rollback_to),
-                None => unreachable_plan(state),
-            };
-        }
+        Trigger::Tick => return decide::tick(state, plan, gates, timing, rollback_to),
         Trigger::Command { command, note, .. } => (*command, *note),
     };
     match command {
@@ -404,8 +411,8 @@ async fn decide_one<B: Balancer>(
     }
 }
 
-/// Ticks and advances always read the plan first; this keeps the state as it is should
-/// that ever not hold.
+/// An advance always reads the plan first; this keeps the state as it is should that ever
+/// not hold.
 fn unreachable_plan(state: &State) -> Verdict {
     Verdict {
         outcome: Outcome::Unchanged,
@@ -442,7 +449,11 @@ async fn move_weights<B: Balancer>(
 ) -> Result<Applied, Error> {
     let records = &deps.config.records;
     let wanted = Weights::for_share(to);
-    deps.records.write(records, pair, wanted, reason).await?;
+    let change = deps.records.write(records, pair, wanted, reason).await?;
+    let in_sync = match &change {
+        Some(id) => deps.records.wait_in_sync(id).await,
+        None => false,
+    };
     let moved = deps.records.read(records).await?;
     if moved.weights != wanted {
         return Err(Error::ReadBack {
@@ -498,6 +509,8 @@ async fn move_weights<B: Balancer>(
         route53_aws_before = pair.weights.aws,
         route53_onprem_after = moved.weights.onprem,
         route53_aws_after = moved.weights.aws,
+        route53_change = change.as_deref(),
+        route53_in_sync = in_sync,
         alb_onprem_before = listener.map(|l| l.weights.onprem),
         alb_aws_before = listener.map(|l| l.weights.aws),
         alb_onprem_after = applied.alb.map(|w| w.onprem),

@@ -2,12 +2,18 @@
 //!
 //! Everything else about each record (values, alias target, health check) is written back
 //! as it was read. Both members are written with one TTL, the larger of the two, so the
-//! group keeps a single TTL. The change is not awaited to `INSYNC`; the read-back after the
-//! write is what confirms it, and the hold of at least one TTL between steps covers
-//! resolvers that still cache the old answer.
+//! group keeps a single TTL. After a forward move the shifter waits, for at most
+//! [`SYNC_WAIT`], until Route 53 reports the change `INSYNC` on its name servers; a change
+//! still pending then is logged and the step goes on, since Route 53 has accepted it and
+//! the read-back confirms it. The hold of at least one TTL between steps covers resolvers
+//! that still cache the old answer.
+
+use std::time::Duration;
 
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecordSet, RrType,
+};
 use migration_shared::error::{sdk_message, sdk_transience};
 
 use crate::config::RecordPair;
@@ -16,6 +22,12 @@ use crate::weights::Weights;
 
 /// The hold used for alias records, which carry no TTL of their own.
 pub const ALIAS_TTL_SECONDS: u64 = 60;
+
+/// The longest wait for a change to reach `INSYNC`; the function's timeout must leave room
+/// for it and the listener move.
+pub const SYNC_WAIT: Duration = Duration::from_secs(20);
+/// The pause between two looks at a pending change.
+const SYNC_POLL: Duration = Duration::from_secs(2);
 
 /// At most this many pages of one record name are read.
 const MAX_PAGES: usize = 10;
@@ -128,14 +140,14 @@ impl RecordSets {
     }
 
     /// Writes `weights` to both records of `reading` in one change batch, with `comment`
-    /// (the reason) on the batch.
+    /// (the reason) on the batch. Returns the change's id.
     pub async fn write(
         &self,
         pair: &RecordPair,
         reading: &PairReading,
         weights: Weights,
         comment: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<String>, Error> {
         let ttl = i64::try_from(reading.ttl).unwrap_or(i64::MAX);
         let upsert = |record: &ResourceRecordSet, weight: u32| {
             let mut record = record.clone();
@@ -174,12 +186,41 @@ impl RecordSets {
             .send()
             .await
             .map_err(|e| failed(sdk_message(&e), sdk_transience(&e)))?;
-        tracing::debug!(
-            change_id = out
-                .change_info()
-                .map(aws_sdk_route53::types::ChangeInfo::id),
-            "route 53 change submitted"
-        );
-        Ok(())
+        let id = out.change_info().map(|c| c.id().to_owned());
+        tracing::debug!(change_id = ?id, "route 53 change submitted");
+        Ok(id)
+    }
+
+    /// Waits, for at most [`SYNC_WAIT`], until the change `id` is `INSYNC`; returns whether
+    /// it is. A failed look is logged and ends the wait: the change itself was accepted.
+    pub async fn wait_in_sync(&self, id: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + SYNC_WAIT;
+        loop {
+            match self.client.get_change().id(id).send().await {
+                Ok(out) => {
+                    let status = out.change_info().map(|c| c.status().clone());
+                    if status == Some(ChangeStatus::Insync) {
+                        return true;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        change_id = id,
+                        reason = %sdk_message(&e),
+                        "failed to read the state of a route 53 change"
+                    );
+                    return false;
+                }
+            }
+            if tokio::time::Instant::now() + SYNC_POLL > deadline {
+                tracing::warn!(
+                    change_id = id,
+                    waited_seconds = SYNC_WAIT.as_secs(),
+                    "route 53 change still pending; going on with the read-back"
+                );
+                return false;
+            }
+            tokio::time::sleep(SYNC_POLL).await;
+        }
     }
 }

@@ -63,17 +63,25 @@ impl Store {
         Ok((state, parameter.version))
     }
 
-    /// Writes `state` over version `expected`; refuses when the parameter moved since.
-    /// Returns the new version.
-    pub async fn write(&self, state: &State, expected: i64) -> Result<i64, Error> {
+    /// Fails with [`Error::StateConflict`] when the state parameter is no longer at version
+    /// `expected`; checked before the weights move, and again before the state is written.
+    pub async fn ensure_version(&self, expected: i64) -> Result<(), Error> {
         let found = self.params.fresh(&self.state_parameter).await?.version;
-        if found != expected {
-            return Err(Error::StateConflict {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Error::StateConflict {
                 parameter: self.state_parameter.clone(),
                 expected,
                 found,
-            });
+            })
         }
+    }
+
+    /// Writes `state` over version `expected`; refuses when the parameter moved since.
+    /// Returns the new version.
+    pub async fn write(&self, state: &State, expected: i64) -> Result<i64, Error> {
+        self.ensure_version(expected).await?;
         let out = self
             .client
             .put_parameter()
