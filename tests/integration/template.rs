@@ -177,6 +177,40 @@ fn every_alarm_notifies_the_alarm_topic_both_ways() {
     );
 }
 
+#[test]
+fn alarms_on_the_functions_metrics_use_the_dimensions_the_functions_emit() {
+    let template = load_template();
+    let mut seen = BTreeSet::new();
+    for (id, a) in of_type(&template, "AWS::CloudWatch::Alarm") {
+        let p = &a["Properties"];
+        let mut metrics: Vec<&Value> = vec![p];
+        for q in p["Metrics"].as_array().into_iter().flatten() {
+            metrics.push(&q["MetricStat"]["Metric"]);
+        }
+        for m in metrics {
+            if m["Namespace"] != "PaymentMigration" {
+                continue;
+            }
+            let names: Vec<&str> = m["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["Name"].as_str().unwrap())
+                .collect();
+            // The remediator counts its decisions by outcome; the others emit two dimensions.
+            let want: &[&str] = if m["MetricName"] == "Remediations" {
+                &["MigrationId", "Function", "Outcome"]
+            } else {
+                &["MigrationId", "Function"]
+            };
+            assert_eq!(names, want, "{id}");
+            seen.insert(m["MetricName"].as_str().unwrap().to_owned());
+        }
+    }
+    let want = ["BackupCheckFailed", "Errors", "Mismatches", "Remediations"];
+    assert_eq!(seen.iter().map(String::as_str).collect::<Vec<_>>(), want);
+}
+
 /// The queues that are some other queue's or function's dead-letter target.
 fn dead_letter_targets(template: &Value) -> BTreeSet<String> {
     let mut targets = BTreeSet::new();
