@@ -446,6 +446,46 @@ async fn a_freeze_window_holds_back_named_resources_until_it_ends() {
 }
 
 #[tokio::test]
+async fn a_freeze_window_may_name_a_resource_as_people_do() {
+    let freeze_name = format!("/{}/freeze", unique("migration"));
+    let f = Fixture::new(&[(vars::FREEZE_PARAMETER, freeze_name.as_str())]).await;
+    let queue = unique("dms-staging");
+    let url = f
+        .deps
+        .sqs
+        .create_queue()
+        .queue_name(&queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    f.deps
+        .ssm
+        .put_parameter()
+        .name(&freeze_name)
+        .value(format!(r#"{{"resources":["{queue}"]}}"#))
+        .r#type(ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+
+    // Config names the queue by its URL; the freeze names it by its name.
+    let d = f.run("sqs-queue-unencrypted", &url).await;
+
+    assert_eq!(d.outcome, Outcome::WouldRemediate, "{d:?}");
+    assert_eq!(d.reason, "freeze window");
+    assert_eq!(d.after["kms_master_key_id"], Value::Null);
+    f.deps
+        .sqs
+        .delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn the_loop_guard_stops_after_the_limit_and_alerts() {
     let f = Fixture::new(&[(vars::LOOP_GUARD_MAX, "2")]).await;
     let key = new_key(&f.deps, &[]).await;

@@ -2,7 +2,9 @@
 //!
 //! The freeze window is an SSM parameter holding JSON, for example
 //! `{"all": true, "until": "2026-12-05T06:00:00Z"}` or `{"resources": ["sg-0abc"]}`: while
-//! it is in force, the resources it names (or all) are handled as in dry run. A missing
+//! it is in force, the resources it names (or all) are handled as in dry run. A resource is
+//! named by Config's resource id or by another name it has: a database identifier or ARN,
+//! a queue URL or name, a key ARN, a security group name, a parameter name. A missing
 //! parameter means no freeze; a parameter that is not valid JSON, or has a field this
 //! reader does not know (a typo could otherwise lift a freeze), fails the invocation so the
 //! event is retried and nothing is changed meanwhile.
@@ -45,11 +47,15 @@ impl Freeze {
         })
     }
 
-    /// Whether `resource_id` is frozen at `now`.
+    /// Whether a resource known by any of `names` is frozen at `now`.
     #[must_use]
-    pub fn covers(&self, resource_id: &str, now: DateTime<Utc>) -> bool {
+    pub fn covers<'a>(&self, names: impl IntoIterator<Item = &'a str>, now: DateTime<Utc>) -> bool {
         let in_force = self.until.is_none_or(|until| now < until);
-        in_force && (self.all || self.resources.iter().any(|r| r == resource_id))
+        in_force
+            && (self.all
+                || names
+                    .into_iter()
+                    .any(|n| self.resources.iter().any(|r| r == n)))
     }
 
     /// The freeze window stored in parameter `name`; no freeze when it does not exist.
@@ -204,12 +210,13 @@ mod tests {
             r#"{"resources":["sg-1"],"until":"2026-12-05T06:00:00Z"}"#,
         )
         .unwrap();
-        assert!(freeze.covers("sg-1", at("2026-12-05T05:59:59Z")));
-        assert!(!freeze.covers("sg-2", at("2026-12-05T05:00:00Z")));
-        assert!(!freeze.covers("sg-1", at("2026-12-05T06:00:00Z")));
+        assert!(freeze.covers(["sg-1"], at("2026-12-05T05:59:59Z")));
+        assert!(freeze.covers(["sg-0abc", "sg-1"], at("2026-12-05T05:59:59Z")));
+        assert!(!freeze.covers(["sg-2", "db"], at("2026-12-05T05:00:00Z")));
+        assert!(!freeze.covers(["sg-1"], at("2026-12-05T06:00:00Z")));
         let all = Freeze::parse("/f", r#"{"all":true}"#).unwrap();
-        assert!(all.covers("anything", at("2030-01-01T00:00:00Z")));
-        assert!(!Freeze::default().covers("sg-1", at("2026-12-05T00:00:00Z")));
+        assert!(all.covers(["anything"], at("2030-01-01T00:00:00Z")));
+        assert!(!Freeze::default().covers(["sg-1"], at("2026-12-05T00:00:00Z")));
     }
 
     #[test]

@@ -252,6 +252,7 @@ async fn attempt(
 ) -> Result<(Outcome, String), Error> {
     let Some(Inspection {
         tags,
+        names,
         state,
         finding,
     }) = remediation::inspect(deps, s.kind, s.resource_type, s.resource_id).await?
@@ -279,7 +280,8 @@ async fn attempt(
         d.dry_run = true;
         return Ok((Outcome::WouldRemediate, "dry run".to_owned()));
     }
-    if freeze.covers(s.resource_id, now) {
+    let known_as = std::iter::once(s.resource_id).chain(names.iter().map(String::as_str));
+    if freeze.covers(known_as, now) {
         d.dry_run = true;
         return Ok((Outcome::WouldRemediate, "freeze window".to_owned()));
     }

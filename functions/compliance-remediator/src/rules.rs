@@ -196,6 +196,39 @@ mod tests {
     }
 
     #[test]
+    fn the_allow_list_takes_rule_names_or_identifiers_in_any_case() {
+        use migration_shared::config::Env;
+        let config = |allowed: &str| {
+            Config::from_env(&Env::from_pairs([
+                ("MIGRATION_ID", "c"),
+                ("MIGRATION_KMS_KEY_ID", "k"),
+                ("ALERT_QUEUE_URL", "q"),
+                ("ALLOWED_RULES", allowed),
+            ]))
+            .unwrap()
+        };
+        let by_name = config("c-1-RDS-storage-encrypted");
+        assert!(allowed(
+            &by_name,
+            "c-1-rds-storage-encrypted",
+            "RDS_STORAGE_ENCRYPTED"
+        ));
+        assert!(!allowed(
+            &by_name,
+            "c-1-db-instance-backup-enabled",
+            "DB_INSTANCE_BACKUP_ENABLED"
+        ));
+        let by_identifier = config("db_instance_backup_enabled");
+        assert!(allowed(
+            &by_identifier,
+            "c-1-db-instance-backup-enabled",
+            "DB_INSTANCE_BACKUP_ENABLED"
+        ));
+        let everything = config(" ");
+        assert!(allowed(&everything, "anything", "RDS_STORAGE_ENCRYPTED"));
+    }
+
+    #[test]
     fn every_identifier_maps_to_itself() {
         for (id, kind) in RULES {
             assert_eq!(

@@ -72,6 +72,10 @@ pub async fn inspect(deps: &Deps, key_id: &str) -> Result<Option<Inspection>, Er
     };
     Ok(Some(Inspection {
         tags,
+        names: [Some(metadata.key_id.clone()), metadata.arn.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
         state: json!({
             "key_manager": metadata.key_manager.as_ref().map(|m| m.as_str().to_owned()),
             "key_state": state.as_ref().map(|s| s.as_str().to_owned()),

@@ -26,6 +26,9 @@ pub type Tags = BTreeMap<String, String>;
 pub struct Inspection {
     /// Its tags, for the exemption check.
     pub tags: Tags,
+    /// Other names it is known by (identifier, ARN, URL, group name), so a freeze window
+    /// may name it the way people do rather than by Config's resource id.
+    pub names: Vec<String>,
     /// The settings that matter to the rule, for the audit record; never a secret value.
     pub state: Value,
     /// What the rule needs.

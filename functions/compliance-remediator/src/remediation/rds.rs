@@ -158,7 +158,7 @@ pub async fn inspect(
     resource_type: &str,
     id: &str,
 ) -> Result<Option<Inspection>, Error> {
-    let (settings, tags) = if resource_type == "AWS::RDS::DBCluster" {
+    let (settings, tags, arn) = if resource_type == "AWS::RDS::DBCluster" {
         let Some(c) = find_cluster(deps, id).await? else {
             return Ok(None);
         };
@@ -170,7 +170,7 @@ pub async fn inspect(
             backup_retention: c.backup_retention_period.unwrap_or(0),
             encrypted: c.storage_encrypted.unwrap_or(false),
         };
-        (settings, tags(c.tag_list()))
+        (settings, tags(c.tag_list()), c.db_cluster_arn.clone())
     } else {
         let Some(i) = find_instance(deps, id).await? else {
             return Ok(None);
@@ -183,11 +183,15 @@ pub async fn inspect(
             backup_retention: i.backup_retention_period.unwrap_or(0),
             encrypted: i.storage_encrypted.unwrap_or(false),
         };
-        (settings, tags(i.tag_list()))
+        (settings, tags(i.tag_list()), i.db_instance_arn.clone())
     };
     let finding = decide(kind, &settings, deps.config.min_backup_retention_days);
     Ok(Some(Inspection {
         tags,
+        names: [Some(settings.identifier.clone()), arn]
+            .into_iter()
+            .flatten()
+            .collect(),
         state: json!({
             "identifier": settings.identifier,
             "deletion_protection": settings.deletion_protection,

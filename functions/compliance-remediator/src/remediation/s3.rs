@@ -70,6 +70,7 @@ pub async fn inspect(
         };
         return Ok(Some(Inspection {
             tags,
+            names: vec![],
             state: json!({
                 "block_public_acls": settings[0],
                 "ignore_public_acls": settings[1],
@@ -110,6 +111,7 @@ pub async fn inspect(
     };
     Ok(Some(Inspection {
         tags,
+        names: vec![],
         state: json!({
             "sse_algorithm": algorithm.map(|a| a.as_str().to_owned()),
             "kms_master_key_id": default.and_then(|d| d.kms_master_key_id.clone()),

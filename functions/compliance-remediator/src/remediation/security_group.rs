@@ -149,6 +149,7 @@ pub async fn inspect(deps: &Deps, group_id: &str) -> Result<Option<Inspection>, 
     };
     Ok(Some(Inspection {
         tags,
+        names: group.group_name.clone().into_iter().collect(),
         state,
         finding,
     }))

@@ -85,10 +85,11 @@ pub async fn inspect(deps: &Deps, resource_id: &str) -> Result<Option<Inspection
     let finding = if key.is_some() {
         Finding::Compliant
     } else {
-        Finding::Fix(Fix::EncryptQueue { url })
+        Finding::Fix(Fix::EncryptQueue { url: url.clone() })
     };
     Ok(Some(Inspection {
         tags,
+        names: vec![url.clone(), name],
         state: json!({ "kms_master_key_id": key, "sqs_managed_sse": managed }),
         finding,
     }))

@@ -145,6 +145,7 @@ pub async fn inspect(deps: &Deps, name: &str) -> Result<Option<Inspection>, Erro
     };
     Ok(Some(Inspection {
         tags,
+        names: vec![],
         state: json!({
             "type": meta.r#type.as_ref().map(|t| t.as_str().to_owned()),
             "key_id": meta.key_id,
