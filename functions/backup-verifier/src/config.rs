@@ -13,7 +13,8 @@ pub const EXPECTED_VAULT_NAME: &str = "EXPECTED_VAULT_NAME";
 pub const EXPECTED_KMS_KEY_ARN: &str = "EXPECTED_KMS_KEY_ARN";
 /// The ARN of the disaster-recovery vault (another region or account) copies must reach.
 pub const DR_VAULT_ARN: &str = "DR_VAULT_ARN";
-/// The key ARN copies must be encrypted with in the DR vault; optional, any key when unset.
+/// The key ARN copies must be encrypted with in the DR vault, compared as written (an alias
+/// is not resolved there); optional, any key when unset.
 pub const DR_KMS_KEY_ARN: &str = "DR_KMS_KEY_ARN";
 /// The least number of days a recovery point's lifecycle must keep it.
 pub const MIN_RETENTION_DAYS: &str = "MIN_RETENTION_DAYS";

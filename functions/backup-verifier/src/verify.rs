@@ -60,9 +60,9 @@ fn unfinished_or_failed(
     }
 }
 
-/// The expected KMS key's ARN, resolved from the configured key ARN, id or alias, and
-/// whether it can still decrypt (its state is `Enabled`).
-async fn expected_key(deps: &Deps) -> Result<(String, Option<KeyState>), String> {
+/// The expected KMS key's ARN, resolved from the configured key ARN, id or alias, and its
+/// state, which must be `Enabled` for recovery points under it to be restorable.
+async fn expected_key(deps: &Deps) -> Result<(String, KeyState), String> {
     let key = &deps.config.expected_kms_key;
     let out = deps
         .kms
@@ -77,9 +77,14 @@ async fn expected_key(deps: &Deps) -> Result<(String, Option<KeyState>), String>
     let arn = metadata
         .arn()
         .ok_or_else(|| format!("kms key {key} was described without its arn"))?;
-    Ok((arn.to_owned(), metadata.key_state().cloned()))
+    let state = metadata
+        .key_state()
+        .ok_or_else(|| format!("kms key {key} was described without its state"))?;
+    Ok((arn.to_owned(), state.clone()))
 }
 
+/// Whether a recovery point is encrypted with `expected`; `state` is the key's state when
+/// it was read (the DR key, in another region or account, is compared by ARN only).
 fn encryption(
     is_encrypted: bool,
     key_used: Option<&str>,
@@ -216,7 +221,7 @@ async fn recovery_point(
             out.is_encrypted(),
             out.encryption_key_arn(),
             &arn,
-            state.as_ref(),
+            Some(&state),
         ),
         Err(reason) => Outcome::Unverified(reason),
     };
