@@ -548,6 +548,48 @@ async fn when_aws_backup_refuses_the_call_the_checks_fail_loudly_and_the_handler
 }
 
 #[tokio::test]
+async fn an_unknown_key_and_a_missing_vault_leave_their_checks_unverified() {
+    let world = World::new(&[(
+        vars::EXPECTED_KMS_KEY_ARN,
+        "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+    )])
+    .await;
+    let rp = completed_point();
+    world.fake.seed(&json!({
+        "recoveryPoints": [point(&rp, VAULT, AURORA, &world.key_arn, now_secs())],
+    }));
+
+    let err = handle(sample("backup-job-completed"), &world.deps)
+        .await
+        .unwrap_err();
+
+    let Error::Unverified { count, first } = &err else {
+        panic!("expected unverified checks, got {err:?}");
+    };
+    assert_eq!(*count, 2);
+    assert!(
+        first.starts_with(
+            "failed to describe backup vault payments-vault: ResourceNotFoundException: "
+        ),
+        "{first}"
+    );
+    let alerts = world.alerts().await;
+    let checks: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["Encryption", "VaultLock"]);
+    assert!(
+        alerts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to describe kms key arn:aws:kms:us-east-1:123456789012:key/0000"),
+        "{alerts:?}"
+    );
+    world.clean_up().await;
+}
+
+#[tokio::test]
 async fn a_failed_backup_job_alerts_with_its_status_message_and_reads_nothing() {
     let world = World::new(&[]).await;
     world.fake.seed(&json!({}));
@@ -673,6 +715,32 @@ async fn a_copy_under_another_key_or_to_another_vault_fails() {
 }
 
 #[tokio::test]
+async fn a_copy_that_cannot_be_read_in_the_dr_vault_fails_loudly() {
+    let world = World::new(&[]).await;
+    world.fake.seed(&json!({
+        "recoveryPoints": [dr_copy(DR_KEY, true)],
+        "failures": {"DescribeRecoveryPoint": {"status": 403, "code": "AccessDeniedException",
+                     "message": "the DR vault's access policy does not allow this account"}},
+    }));
+
+    let err = handle(sample("copy-job-completed"), &world.deps)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, Error::Unverified { count: 1, first }
+            if first.ends_with("AccessDeniedException: the DR vault's access policy does \
+                not allow this account")),
+        "{err:?}"
+    );
+    let alerts = world.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["check"], "CopyEncryption");
+    assert_eq!(alerts[0]["outcome"], "unverified");
+    world.clean_up().await;
+}
+
+#[tokio::test]
 async fn a_failed_copy_with_an_empty_destination_alerts_with_its_message() {
     let world = World::new(&[]).await;
     world.fake.seed(&json!({}));
@@ -779,6 +847,30 @@ async fn a_slow_restore_test_is_reported_failed_and_a_resource_left_behind_alert
          behind: AWS Backup failed to delete it: DBClusterNotFound while deleting"
     );
     assert_eq!(alerts[1]["check"], "RestoreJob");
+    world.clean_up().await;
+}
+
+#[tokio::test]
+async fn a_validation_result_aws_backup_refuses_fails_loudly() {
+    let world = World::new(&[]).await;
+    let mut state = restore(20.0, None);
+    state["failures"] = json!({"PutRestoreValidationResult": {"status": 400,
+        "code": "InvalidRequestException", "message": "the validation window has closed"}});
+    world.fake.seed(&state);
+
+    let err = handle(sample("restore-job-completed-test"), &world.deps)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&err, Error::Unverified { count: 1, first }
+            if first == &format!("failed to report the validation result of restore job \
+                {RESTORE_ID}: InvalidRequestException: the validation window has closed")),
+        "{err:?}"
+    );
+    let alerts = world.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["check"], "RestoreValidation");
     world.clean_up().await;
 }
 
