@@ -208,13 +208,6 @@ pub fn tick(
     rollback_to: RollbackTo,
 ) -> Verdict {
     match (&state.phase, &state.pause) {
-        (Phase::NotStarted, _) => {
-            return unchanged(
-                state,
-                Outcome::Unchanged,
-                "the shift has not started; an operator starts it with resume or advance",
-            );
-        }
         (Phase::Complete, _) => {
             return unchanged(state, Outcome::Unchanged, "the shift is complete");
         }
@@ -230,6 +223,13 @@ pub fn tick(
     let alarming = gates.alarming();
     if !alarming.is_empty() && state.aws_percent > 0 {
         return roll_back(state, &alarming, timing.now, rollback_to);
+    }
+    if state.phase == Phase::NotStarted {
+        return unchanged(
+            state,
+            Outcome::Unchanged,
+            "the shift has not started; an operator starts it with resume or advance",
+        );
     }
     if let (Phase::Paused, Some(p)) = (&state.phase, &state.pause) {
         return unchanged(state, Outcome::Unchanged, p.reason.clone());
@@ -670,6 +670,18 @@ mod tests {
             RollbackTo::LastGood,
         );
         assert_eq!(after.outcome, Outcome::Unchanged);
+    }
+
+    #[test]
+    fn a_share_set_before_the_start_still_rolls_back_on_an_alarm() {
+        let state = State {
+            aws_percent: 5,
+            ..State::default()
+        };
+        let alarm = gates(&[AlarmState::Alarm]);
+        let v = tick(&state, Some(&plan()), &alarm, at(T0), RollbackTo::LastGood);
+        assert_eq!((v.outcome, v.target), (Outcome::RolledBack, Some(0)));
+        assert_eq!(v.next.phase, Phase::Paused);
     }
 
     #[test]

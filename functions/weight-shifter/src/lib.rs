@@ -4,7 +4,7 @@
 //!
 //! One handler serves both triggers: an EventBridge scheduled event is a tick, which
 //! evaluates the gates and advances, holds or rolls back; an SQS FIFO batch carries operator
-//! commands ([`command`]). Every tick or command reads the state, decides with the pure
+//! commands ([`mod@command`]). Every tick or command reads the state, decides with the pure
 //! rules of [`decide`], moves the weights (Route 53 first, then the listener, with Route 53
 //! put back when the listener fails), reads them back, and only then writes the state
 //! with a version check. A failure at any point leaves the state as it was, and the next

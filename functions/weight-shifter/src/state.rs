@@ -28,7 +28,8 @@ pub const MAX_REASON_CHARS: usize = 160;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
-    /// Waiting for an operator's `resume` or `advance`; ticks change nothing.
+    /// Waiting for an operator's `resume` or `advance`; ticks change nothing (except that
+    /// an alarm rolls back a share an operator `set` before the start).
     #[default]
     NotStarted,
     /// Ticks advance through the plan while the gates are OK.
@@ -36,7 +37,8 @@ pub enum Phase {
     /// Ticks change nothing until `resume` (except that an alarm still rolls back a shift
     /// an operator paused).
     Paused,
-    /// The last step held cleanly; ticks change nothing.
+    /// The last step held cleanly; ticks change nothing, alarms included: after the
+    /// cutover an operator moves traffic back with `abort` or `set`.
     Complete,
 }
 
