@@ -87,6 +87,16 @@ fn no_policy_statement_grants_a_wildcard_action() {
 }
 
 #[test]
+fn no_arn_is_built_on_a_log_groups_arn_attribute() {
+    // A log group's Arn attribute ends in ":*"; anything appended to it matches nothing.
+    let template = load_template();
+    let text = template.to_string();
+    for (id, _) in of_type(&template, "AWS::Logs::LogGroup") {
+        assert!(!text.contains(&format!("${{{id}.Arn}}:")), "{id}");
+    }
+}
+
+#[test]
 fn wildcard_resources_appear_only_where_the_service_cannot_scope() {
     // Describe and list calls of these services, and recording a restore test's result, take
     // no resource ARN; the key policy's "*" means this key. Everything else must name
