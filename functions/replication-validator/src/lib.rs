@@ -1,1 +1,43 @@
-//! The replication-validator function.
+//! The replication validator: proves that the target database holds exactly what the source
+//! holds while replication runs, table by table, down to the keys that differ.
+//!
+//! The engine ([`engine`]) is shared by the Lambda function (SQS-driven, [`lambda`]) and
+//! the `validate` command-line binary.
+//!
+//! # Report
+//!
+//! One JSON object per run, `{"tables": [...]}`, one entry per table ([`TableReport`]):
+//!
+//! ```json
+//! {"table": "payments", "status": "mismatch", "rows_source": 999970,
+//!  "rows_target": 999960, "missing_in_target": [["17"]], "missing_in_source": [["1000001"]],
+//!  "different": [["42"]], "in_flight": [], "key": ["id"], "chunks": 9, "elapsed_ms": 812}
+//! ```
+//!
+//! `status` is `match`, `mismatch`, `schema_mismatch` (with `schema_differences`) or
+//! `error` (with `error`). Each key is an array of its column values as strings in key
+//! column order; binary key parts are upper-case hex, dates and times their text in UTC
+//! (`2026-12-04 15:20:01.123456`). `in_flight` keys still differed after the re-check but
+//! changed on the source within the lag window. `aggregates` (when asked) lists per column
+//! and group the `count`, `sum`, `min` and `max` on each side with a `matches` flag.
+//!
+//! # Known limits
+//!
+//! - Connections are plain TCP: the driver is built without TLS.
+//! - A table without a primary key or unique NOT NULL key is compared by count and
+//!   whole-table checksum only.
+//! - The fingerprint is 64 bits (CRC32 and CRC32C) only where both servers are MariaDB
+//!   10.8 or later; MD5 is used otherwise, which is slower.
+
+pub mod chunk;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod report;
+pub mod schema;
+pub mod sql;
+
+pub use db::{Database, Endpoint, Limits, Side};
+pub use engine::{Options, validate_table};
+pub use error::ValidatorError;
+pub use report::{Report, Status, TableReport};

@@ -1,2 +1,2 @@
-//! Entry point.
+//! The replication-validator Lambda function (being wired).
 fn main() {}
