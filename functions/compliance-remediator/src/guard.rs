@@ -113,13 +113,11 @@ pub fn loop_guard_parameter(migration_id: &str, resource_type: &str, resource_id
     )
 }
 
-/// The path under which every loop guard parameter of the migration lives.
+/// The path under which every loop guard parameter of the migration lives, beside the
+/// freeze window parameter the template creates (`/<migration>/remediator/freeze`).
 #[must_use]
 pub fn loop_guard_prefix(migration_id: &str) -> String {
-    format!(
-        "/payment-migration/{}/compliance-remediator/loop-guard",
-        plain(migration_id, 100)
-    )
+    format!("/{}/remediator/loop-guard", plain(migration_id, 100))
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -214,6 +212,8 @@ mod tests {
         assert!(freeze.covers(["sg-0abc", "sg-1"], at("2026-12-05T05:59:59Z")));
         assert!(!freeze.covers(["sg-2", "db"], at("2026-12-05T05:00:00Z")));
         assert!(!freeze.covers(["sg-1"], at("2026-12-05T06:00:00Z")));
+        let none = Freeze::parse("/f", "{}").unwrap();
+        assert!(!none.covers(["sg-1"], at("2026-12-05T05:00:00Z")));
         let all = Freeze::parse("/f", r#"{"all":true}"#).unwrap();
         assert!(all.covers(["anything"], at("2030-01-01T00:00:00Z")));
         assert!(!Freeze::default().covers(["sg-1"], at("2026-12-05T00:00:00Z")));
@@ -234,7 +234,7 @@ mod tests {
         let a = loop_guard_parameter("cutover 1", "AWS::SQS::Queue", "https://q/a:b");
         let b = loop_guard_parameter("cutover 1", "AWS::SQS::Queue", "https://q/a_b");
         assert_ne!(a, b);
-        assert!(a.starts_with("/payment-migration/cutover_1/compliance-remediator/loop-guard/"));
+        assert!(a.starts_with("/cutover_1/remediator/loop-guard/"), "{a}");
         let leaf = a.rsplit('/').next().unwrap();
         assert!(
             leaf.chars()

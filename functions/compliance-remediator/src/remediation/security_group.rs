@@ -223,4 +223,23 @@ mod tests {
             .collect();
         assert_eq!(open, ["tcp 3306 from 0.0.0.0/0", "tcp 5000-6000 from ::/0"]);
     }
+
+    #[test]
+    fn all_traffic_from_the_world_is_open_on_every_database_port() {
+        let everything = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        let open = open_rules(&[everything], &[1521]);
+        assert_eq!(
+            open,
+            [OpenRule {
+                protocol: "-1".into(),
+                from_port: None,
+                to_port: None,
+                cidr: "0.0.0.0/0".into(),
+            }]
+        );
+        assert_eq!(open[0].describe(), "-1 all from 0.0.0.0/0");
+    }
 }
