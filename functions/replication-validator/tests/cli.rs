@@ -1,0 +1,199 @@
+//! The `validate` binary run as a user runs it, against the local MariaDB
+//! (`MIGRATION_TEST_MYSQL_URL`, exported by `scripts/stack.sh up`): its report, its exit
+//! codes and its one-line errors.
+//!
+//! These tests live in the function's own crate because only here does Cargo say where the
+//! built binary is (`CARGO_BIN_EXE_validate`).
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it did not expect"
+)]
+
+use std::process::{Command, Output};
+
+use mysql_async::prelude::Queryable;
+
+fn server() -> String {
+    std::env::var("MIGRATION_TEST_MYSQL_URL")
+        .expect("MIGRATION_TEST_MYSQL_URL is not set: run scripts/stack.sh up and source .local/stack.env")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A throw-away database with `statements` run in it; dropped by [`drop_database`].
+async fn database(prefix: &str, statements: &[&str]) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("{prefix}_{}_{nanos:x}", std::process::id());
+    let pool = mysql_async::Pool::new(server().as_str());
+    let mut conn = pool.get_conn().await.unwrap();
+    conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        .await
+        .unwrap();
+    conn.query_drop(format!("USE `{name}`")).await.unwrap();
+    for s in statements {
+        conn.query_drop(*s).await.unwrap();
+    }
+    drop(conn);
+    pool.disconnect().await.unwrap();
+    name
+}
+
+async fn drop_database(name: &str) {
+    let pool = mysql_async::Pool::new(server().as_str());
+    let mut conn = pool.get_conn().await.unwrap();
+    conn.query_drop(format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+    drop(conn);
+    pool.disconnect().await.unwrap();
+}
+
+fn validate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_validate"))
+        .args(args)
+        .env_remove("VALIDATE_SOURCE_URL")
+        .env_remove("VALIDATE_TARGET_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The server URL with `user:password@` in place of the original user.
+fn with_password(password: &str, database: &str) -> String {
+    let rest = server();
+    let (scheme, host) = rest.split_once("://").unwrap();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    format!("{scheme}://root:{password}@{host}/{database}")
+}
+
+const TABLE: &str = "CREATE TABLE fx (pair CHAR(6) NOT NULL PRIMARY KEY, rate DECIMAL(12,6))";
+
+#[tokio::test]
+async fn matching_tables_exit_0_and_a_difference_exits_1_with_its_key() {
+    let source = database(
+        "cli_src",
+        &[
+            TABLE,
+            "INSERT INTO fx VALUES ('EURUSD', 1.08), ('GBPUSD', 1.27)",
+        ],
+    )
+    .await;
+    let target = database(
+        "cli_dst",
+        &[
+            TABLE,
+            "INSERT INTO fx VALUES ('EURUSD', 1.08), ('GBPUSD', 1.27)",
+        ],
+    )
+    .await;
+    let (s, t) = (
+        format!("{}/{source}", server()),
+        format!("{}/{target}", server()),
+    );
+
+    let out = validate(&["--source", &s, "--target", &t]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tables"][0]["table"], "fx");
+    assert_eq!(report["tables"][0]["status"], "match");
+    assert_eq!(report["tables"][0]["rows_source"], 2);
+
+    let pool = mysql_async::Pool::new(t.as_str());
+    pool.get_conn()
+        .await
+        .unwrap()
+        .query_drop("UPDATE fx SET rate = 1.270001 WHERE pair = 'GBPUSD'")
+        .await
+        .unwrap();
+    pool.disconnect().await.unwrap();
+    let out = validate(&["--source", &s, "--target", &t, "--table", "fx"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tables"][0]["status"], "mismatch");
+    assert_eq!(
+        report["tables"][0]["different"],
+        serde_json::json!([["GBPUSD"]])
+    );
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_one_line_naming_the_side_without_the_password() {
+    let target = database("cli_dst", &[TABLE]).await;
+    let wrong = with_password("Wr0ng-s3cret", &target);
+    let good = format!("{}/{target}", server());
+    let out = validate(&["--source", &wrong, "--target", &good, "--table", "fx"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: failed to connect to the source database: Access denied"),
+        "{err}"
+    );
+    assert!(!err.contains("Wr0ng-s3cret") && !text(&out.stdout).contains("Wr0ng-s3cret"));
+    assert!(out.stdout.is_empty());
+    drop_database(&target).await;
+}
+
+#[test]
+fn an_unreachable_port_is_one_line_naming_the_side() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let closed = format!("mysql://root:Pa55-word@127.0.0.1:{port}/shop");
+    let out = validate(&["--source", &server_with_db("mysql"), "--target", &closed]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: failed to connect to the target database: "),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+    assert!(!err.contains("Pa55-word"), "{err}");
+}
+
+fn server_with_db(db: &str) -> String {
+    format!("{}/{db}", server())
+}
+
+#[test]
+fn a_url_without_a_database_is_refused_without_repeating_it() {
+    let out = validate(&[
+        "--source",
+        "mysql://root:Pa55-word@127.0.0.1:1",
+        "--target",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: invalid source database url: no database name after the port\n"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_table_exits_2_with_an_error_entry_naming_the_side() {
+    let source = database("cli_src", &[TABLE]).await;
+    let target = database("cli_dst", &[]).await;
+    let (s, t) = (
+        format!("{}/{source}", server()),
+        format!("{}/{target}", server()),
+    );
+    let out = validate(&["--source", &s, "--target", &t, "--table", "fx"]);
+    assert_eq!(out.status.code(), Some(2));
+    let expected = format!("table {target}.fx does not exist on the target");
+    assert_eq!(text(&out.stderr), format!("error: {expected}\n"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tables"][0]["status"], "error");
+    assert_eq!(report["tables"][0]["error"], expected.as_str());
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
