@@ -602,6 +602,8 @@ async fn a_failed_backup_job_alerts_with_its_status_message_and_reads_nothing() 
     let alerts = world.alerts().await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["subject"], "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7");
+    assert_eq!(alerts[0]["eventId"], "a2b9c4d1-6e7f-4a8b-9c0d-1e2f3a4b5c6d");
+    assert_eq!(alerts[0]["eventTime"], "2026-12-04T02:15:26Z");
     assert_eq!(
         alerts[0]["reason"],
         "backup job ended FAILED: Backup job failed because the IAM role cannot call \

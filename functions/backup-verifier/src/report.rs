@@ -45,6 +45,8 @@ pub struct Alert<'a> {
     pub detail_type: &'a str,
     /// EventBridge's id of that event.
     pub event_id: Option<&'a str>,
+    /// When that event happened, as EventBridge wrote it.
+    pub event_time: Option<&'a str>,
 }
 
 /// The metric values for `results`: totals and a count per check that ran.
@@ -109,6 +111,7 @@ pub fn alert_body(migration_id: &str, result: &CheckResult, origin: &Origin) -> 
         reason: result.outcome.reason(),
         detail_type: &origin.detail_type,
         event_id: origin.id.as_deref(),
+        event_time: origin.time.as_deref(),
     };
     serde_json::to_string(&alert).ok()
 }
@@ -171,7 +174,7 @@ mod tests {
         let origin = Origin {
             id: Some("ev-1".into()),
             detail_type: "Scheduled Event".into(),
-            time: None,
+            time: Some("2026-12-04T06:00:00Z".into()),
         };
         let failed = CheckResult::new(Check::Rpo, "arn:r", Outcome::Failed("too old".into()));
         let body: serde_json::Value =
@@ -180,7 +183,8 @@ mod tests {
             body,
             serde_json::json!({"function": "backup-verifier", "migrationId": "cutover-1",
                 "check": "Rpo", "subject": "arn:r", "outcome": "failed", "reason": "too old",
-                "detailType": "Scheduled Event", "eventId": "ev-1"})
+                "detailType": "Scheduled Event", "eventId": "ev-1",
+                "eventTime": "2026-12-04T06:00:00Z"})
         );
         let passed = CheckResult::new(Check::Rpo, "arn:r", Outcome::Passed("fine".into()));
         assert_eq!(alert_body("cutover-1", &passed, &origin), None);
