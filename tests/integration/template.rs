@@ -498,6 +498,34 @@ fn the_moto_copy_leaves_out_only_what_moto_lacks_and_every_reference_to_it() {
     ] {
         assert!(moto.template["Resources"].get(kept).is_some(), "{kept}");
     }
+    // What moto cannot create, the local rehearsal supplies itself: these variables only.
+    let lost = |function: &str| -> Vec<String> {
+        let full = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        let kept = &moto.template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        full.as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| kept.get(k.as_str()).is_none())
+            .cloned()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(
+        lost("ReplicationValidator"),
+        [
+            "SOURCE_DB_SECRET_ID",
+            "TARGET_DB_HOST",
+            "TARGET_DB_PORT",
+            "TARGET_DB_SECRET_ID"
+        ]
+    );
+    assert!(lost("WeightShifter").is_empty());
+    assert!(lost("ComplianceRemediator").is_empty());
+    assert_eq!(
+        lost("BackupVerifier"),
+        ["EXPECTED_VAULT_NAME", "PROTECTED_RESOURCE_ARNS"]
+    );
     assert_eq!(moto.weighted_listeners.len(), 1);
     assert_eq!(
         moto.weighted_listeners[0].target_groups,
