@@ -87,6 +87,29 @@ fn no_policy_statement_grants_a_wildcard_action() {
 }
 
 #[test]
+fn every_checkov_skip_names_its_check_and_gives_a_reason() {
+    let template = load_template();
+    let mut skips = 0;
+    for (id, r) in resources(&template) {
+        for skip in r["Metadata"]["checkov"]["skip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let check = skip["id"].as_str().unwrap_or_default();
+            assert!(check.starts_with("CKV_AWS_"), "{id}: {skip}");
+            let reason = skip["comment"].as_str().unwrap_or_default();
+            assert!(
+                reason.split_whitespace().count() >= 8,
+                "{id} {check}: {reason:?}"
+            );
+            skips += 1;
+        }
+    }
+    assert!(skips <= 10, "{skips} skips: fix the resources instead");
+}
+
+#[test]
 fn no_arn_is_built_on_a_log_groups_arn_attribute() {
     // A log group's Arn attribute ends in ":*"; anything appended to it matches nothing.
     let template = load_template();
