@@ -222,6 +222,7 @@ async fn a_key_that_already_rotates_gets_no_changing_call() {
     let d = f.run("kms-rotation-off", &key).await;
 
     assert_eq!(d.outcome, Outcome::AlreadyCompliant, "{d:?}");
+    assert_eq!(d.reason, "the key rotates, or is managed by AWS");
     assert_eq!(d.before, d.after);
     assert!(rotation(&f.deps, &key).await);
     // No fix: no loop guard count, no re-evaluation asked for.
@@ -924,4 +925,27 @@ async fn events_it_cannot_use_are_acknowledged_with_a_reason() {
     assert_eq!(report.decisions[0].reason, "SSM_SCAN_PATH is not set");
     assert!(!rotation(&f.deps, &key).await);
     assert_eq!(f.loop_guard_records().await, 0);
+}
+
+#[test]
+fn every_sample_event_has_the_shape_eventbridge_delivers() {
+    let folder = migration_tests::repo_root().join("events").join(FUNCTION);
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(parsed.version.as_deref(), Some("0"), "{}", path.display());
+        assert!(
+            ["aws.config", "aws.events"].contains(&parsed.source.as_str()),
+            "{}",
+            path.display()
+        );
+        cases += 1;
+    }
+    assert_eq!(
+        cases, 14,
+        "a sample event was added or removed: update this count"
+    );
 }

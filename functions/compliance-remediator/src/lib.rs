@@ -267,7 +267,10 @@ async fn attempt(
     }
     let fix = match finding {
         Finding::Compliant => {
-            return Ok((Outcome::AlreadyCompliant, "compliant when read".to_owned()));
+            return Ok((
+                Outcome::AlreadyCompliant,
+                s.kind.compliant_reason().to_owned(),
+            ));
         }
         Finding::NeedsPerson(reason) => {
             send_alert(deps, s, "needs_person", &reason).await?;

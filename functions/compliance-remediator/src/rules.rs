@@ -107,6 +107,26 @@ impl RuleKind {
         }
     }
 
+    /// What "already compliant" means for this remediation, for the audit record.
+    #[must_use]
+    pub fn compliant_reason(self) -> &'static str {
+        match self {
+            Self::SqsEncryption => "the queue is encrypted under a KMS key",
+            Self::KmsRotation => "the key rotates, or is managed by AWS",
+            Self::SsmSecureString => "the parameter is a SecureString",
+            Self::SecurityGroupDbPorts => "no ingress is open to the world on a database port",
+            Self::ClusterDeletionProtection | Self::InstanceDeletionProtection => {
+                "deletion protection is on"
+            }
+            Self::ClusterBackupRetention | Self::InstanceBackupRetention => {
+                "backup retention meets MIN_BACKUP_RETENTION_DAYS"
+            }
+            Self::DatabaseStorageEncryption => "storage is encrypted",
+            Self::S3PublicAccessBlock => "all four public access block settings are on",
+            Self::S3DefaultEncryption => "default encryption uses KMS",
+        }
+    }
+
     /// The action an audit record names for this remediation.
     #[must_use]
     pub fn action(self) -> &'static str {
