@@ -828,6 +828,13 @@ async fn set_is_gated_unless_forced_and_status_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(report["outcome"], "status");
+    assert_eq!(
+        report["reason"],
+        format!(
+            "not-started at 5 percent AWS, last good 0; last change at {T0}; route 53 \
+             on-premises 95 AWS 5; listener on-premises 95 AWS 5"
+        )
+    );
     assert_eq!(report["aws_percent"], 5);
     assert_eq!(
         report["observed"]["route53"],

@@ -260,7 +260,7 @@ pub fn tick(
     let mut next = state.clone();
     next.last_good = state.aws_percent;
     let reason = format!(
-        "{} percent held {hold} seconds with every gate OK",
+        "{} percent held at least {hold} seconds with every gate OK",
         state.aws_percent
     );
     let (outcome, to) = if let Some(step) = plan.next_after(state.aws_percent) {

@@ -331,10 +331,13 @@ async fn once<B: Balancer>(deps: &Deps<B>, trigger: &Trigger<'_>) -> Result<Repo
     }
     let Verdict {
         outcome,
-        reason,
+        mut reason,
         mut next,
         target,
     } = verdict;
+    if outcome == Outcome::Status {
+        reason = status_line(&state, observed.as_ref());
+    }
     if let (Some(to), Some(pair)) = (target, pair.as_ref()) {
         // The state this move was decided from must still be the latest.
         deps.store.ensure_version(version).await?;
@@ -420,6 +423,30 @@ fn unreachable_plan(state: &State) -> Verdict {
         next: state.clone(),
         target: None,
     }
+}
+
+/// One line saying where the shift stands, for `status`.
+fn status_line(state: &State, observed: Option<&Applied>) -> String {
+    let mut parts = vec![format!(
+        "{} at {} percent AWS, last good {}",
+        state.phase.as_str(),
+        state.aws_percent,
+        state.last_good
+    )];
+    if let Some(at) = state.last_change_at {
+        parts.push(format!("last change at {at}"));
+    }
+    if let Some(p) = &state.pause {
+        parts.push(format!("paused: {}", p.reason));
+    }
+    let pair = |name: &str, w: Weights| format!("{name} on-premises {} AWS {}", w.onprem, w.aws);
+    if let Some(w) = observed.and_then(|o| o.route53) {
+        parts.push(pair("route 53", w));
+    }
+    if let Some(w) = observed.and_then(|o| o.alb) {
+        parts.push(pair("listener", w));
+    }
+    parts.join("; ")
 }
 
 fn warn_on_drift(state: &State, pair: &PairReading, listener: Option<&ListenerReading>) {

@@ -42,6 +42,19 @@ pub enum Phase {
     Complete,
 }
 
+impl Phase {
+    /// The phase's name, as stored.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotStarted => "not-started",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Complete => "complete",
+        }
+    }
+}
+
 /// Who or what paused the shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -233,6 +246,18 @@ mod tests {
         assert_eq!(state.aws_percent, 0);
         assert_eq!(state.pause, None);
         assert_eq!(State::parse(&state.to_text()).unwrap(), state);
+    }
+
+    #[test]
+    fn phase_names_are_the_stored_ones() {
+        for phase in [
+            Phase::NotStarted,
+            Phase::Running,
+            Phase::Paused,
+            Phase::Complete,
+        ] {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.as_str());
+        }
     }
 
     #[test]
