@@ -41,10 +41,13 @@ pub enum RuleKind {
 /// parameters, so no Config rule exists for them.
 pub const SSM_SCAN_RULE: &str = "ssm-secret-parameter-scan";
 
-/// Identifier → remediation. `*` marks identifiers of custom rules the template defines.
+/// Identifier → remediation. The identifiers marked "custom" are not AWS managed rules:
+/// they name custom rules (or, for the parameter scan, the schedule) by convention.
 pub const RULES: &[(&str, RuleKind)] = &[
+    // custom
     ("SQS_QUEUE_ENCRYPTED", RuleKind::SqsEncryption),
     ("CMK_BACKING_KEY_ROTATION_ENABLED", RuleKind::KmsRotation),
+    // custom: the scheduled scan
     ("SSM_SECRET_PARAMETER_SCAN", RuleKind::SsmSecureString),
     (
         "RESTRICTED_INCOMING_TRAFFIC",
@@ -54,11 +57,13 @@ pub const RULES: &[(&str, RuleKind)] = &[
         "VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS",
         RuleKind::SecurityGroupDbPorts,
     ),
+    // custom
     ("DB_PORTS_RESTRICTED", RuleKind::SecurityGroupDbPorts),
     (
         "RDS_CLUSTER_DELETION_PROTECTION_ENABLED",
         RuleKind::ClusterDeletionProtection,
     ),
+    // custom
     (
         "RDS_CLUSTER_BACKUP_RETENTION",
         RuleKind::ClusterBackupRetention,
