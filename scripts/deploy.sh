@@ -82,11 +82,13 @@ if [ "$build" = 1 ]; then
   command -v cargo >/dev/null || die "cargo is missing; install Rust with rustup"
   cargo lambda --version >/dev/null 2>&1 \
     || die "cargo-lambda is missing; pip install cargo-lambda (scripts/requirements.txt pins it)"
-  packages=()
-  for f in "${functions[@]}"; do packages+=(--package "$f"); done
+  # Each function's Lambda binary carries its package's name; other binaries (the
+  # validator's command-line tool) are not deployed, so they are not built.
+  binaries=()
+  for f in "${functions[@]}"; do binaries+=(--package "$f" --bin "$f"); done
   say "building ${functions[*]} for arm64"
   (cd "$root" && cargo lambda build --release --arm64 --output-format zip \
-    --lambda-dir "$lambda_dir" "${packages[@]}")
+    --lambda-dir "$lambda_dir" "${binaries[@]}")
 fi
 
 for i in "${!functions[@]}"; do
