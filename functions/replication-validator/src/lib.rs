@@ -1,8 +1,9 @@
 //! The replication validator: proves that the target database holds exactly what the source
 //! holds while replication runs, table by table, down to the keys that differ.
 //!
-//! The engine ([`engine`]) is shared by the Lambda function (SQS-driven, [`lambda`]) and
-//! the `validate` command-line binary.
+//! The engine ([`engine`]) is shared by the Lambda function (SQS-driven, [`lambda`], whose
+//! docs give its message, result and metric formats; configuration in [`config`]) and the
+//! `validate` command-line binary.
 //!
 //! # Report
 //!
@@ -30,9 +31,11 @@
 //!   10.8 or later; MD5 is used otherwise, which is slower.
 
 pub mod chunk;
+pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod lambda;
 pub mod report;
 pub mod schema;
 pub mod sql;
