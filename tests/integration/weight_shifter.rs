@@ -620,6 +620,25 @@ async fn a_whole_rehearsal_steps_up_rolls_back_on_an_alarm_resumes_and_completes
 }
 
 #[tokio::test]
+async fn with_rollback_to_zero_an_alarm_returns_all_traffic_on_premises() {
+    let r = Rehearsal::new().await;
+    let deps = r.deps_with(&[(config::ROLLBACK_TO, "zero")]);
+    assert!(r.send("resume").await.is_empty());
+    for _ in 0..2 {
+        weight_shifter::tick(&deps).await.unwrap();
+        r.clock.advance(300);
+    }
+    r.assert_share(25).await;
+    r.set_alarm(1, StateValue::Alarm).await;
+    let rollback = weight_shifter::tick(&deps).await.unwrap();
+    assert_eq!(rollback.outcome, "rollback");
+    assert_eq!(rollback.aws_percent, 0);
+    assert_eq!(rollback.last_good, 0);
+    r.assert_share(0).await;
+    r.cleanup().await;
+}
+
+#[tokio::test]
 async fn an_alarm_rolls_back_even_when_the_plan_no_longer_reads() {
     let r = Rehearsal::new().await;
     assert!(r.send("resume").await.is_empty());
