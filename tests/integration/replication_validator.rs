@@ -462,3 +462,326 @@ async fn a_missing_table_is_an_error_naming_the_side() {
     );
     pair.drop().await;
 }
+
+/// The Lambda function against moto (SQS, S3, Secrets Manager read through Parameter Store)
+/// and the same MariaDB.
+mod lambda {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use migration_shared::config::Env;
+    use migration_tests::{event, sdk_config, sqs_event, unique};
+    use replication_validator::config::{self, Config};
+    use replication_validator::lambda::{ChunkResult, Deps, Plan, handle};
+
+    use super::{PAYMENT_ROWS, PAYMENTS, Pair, keys};
+    use replication_validator::{Endpoint, Side};
+
+    const RUN: &str = "cutover-1-r1";
+
+    struct Cloud {
+        sqs: aws_sdk_sqs::Client,
+        s3: aws_sdk_s3::Client,
+        secrets: aws_sdk_secretsmanager::Client,
+        queue_url: String,
+        queue_arn: String,
+        bucket: String,
+        secret_id: String,
+    }
+
+    impl Cloud {
+        async fn new(pair: &Pair) -> Self {
+            let sdk = sdk_config().await;
+            let (sqs, s3) = (
+                aws_sdk_sqs::Client::new(&sdk),
+                aws_sdk_s3::Client::new(&sdk),
+            );
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let queue_url = sqs
+                .create_queue()
+                .queue_name(unique("validation"))
+                .send()
+                .await
+                .unwrap()
+                .queue_url()
+                .unwrap()
+                .to_owned();
+            let queue_arn = sqs
+                .get_queue_attributes()
+                .queue_url(&queue_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap()
+                .attributes()
+                .unwrap()[&QueueAttributeName::QueueArn]
+                .clone();
+            let bucket = unique("results");
+            s3.create_bucket().bucket(&bucket).send().await.unwrap();
+            // The shape of an RDS-managed secret; the database names come from the settings.
+            let server = Endpoint::from_url(Side::Source, &pair.source.url()).unwrap();
+            let secret_id = unique("db-credentials");
+            let secret = serde_json::json!({
+                "username": server.user,
+                "password": server.password.expose(),
+                "host": server.host,
+                "port": server.port,
+                "engine": "mariadb",
+            });
+            secrets
+                .create_secret()
+                .name(&secret_id)
+                .secret_string(secret.to_string())
+                .send()
+                .await
+                .unwrap();
+            Self {
+                sqs,
+                s3,
+                secrets,
+                queue_url,
+                queue_arn,
+                bucket,
+                secret_id,
+            }
+        }
+
+        async fn deps(&self, pair: &Pair) -> Deps {
+            let env = Env::from_pairs([
+                (config::MIGRATION_ID, "cutover-1"),
+                (config::VALIDATION_QUEUE_URL, self.queue_url.as_str()),
+                (config::RESULTS_BUCKET, self.bucket.as_str()),
+                (config::SOURCE_DB_SECRET_ID, self.secret_id.as_str()),
+                (config::TARGET_DB_SECRET_ID, self.secret_id.as_str()),
+                (config::SOURCE_DB_NAME, pair.source.name.as_str()),
+                (config::TARGET_DB_NAME, pair.target.name.as_str()),
+                (config::CHUNK_MAX_ROWS, "500"),
+            ]);
+            Deps::new(Config::from_env(&env).unwrap(), &sdk_config().await)
+        }
+
+        async fn object<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
+            let out = self
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+            serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+        }
+
+        async fn keys(&self) -> Vec<String> {
+            let out = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .send()
+                .await
+                .unwrap();
+            let mut keys: Vec<String> = out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect();
+            keys.sort();
+            keys
+        }
+
+        async fn receive_all(&self) -> Vec<aws_sdk_sqs::types::Message> {
+            let mut all = Vec::new();
+            loop {
+                let batch = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.queue_url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(60)
+                    .send()
+                    .await
+                    .unwrap()
+                    .messages()
+                    .to_vec();
+                if batch.is_empty() {
+                    return all;
+                }
+                all.extend(batch);
+            }
+        }
+
+        async fn clean(self) {
+            for key in self.keys().await {
+                self.s3
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            self.s3
+                .delete_bucket()
+                .bucket(&self.bucket)
+                .send()
+                .await
+                .unwrap();
+            self.sqs
+                .delete_queue()
+                .queue_url(&self.queue_url)
+                .send()
+                .await
+                .unwrap();
+            self.secrets
+                .delete_secret()
+                .secret_id(&self.secret_id)
+                .force_delete_without_recovery(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn planted_pair() -> Pair {
+        let pair = Pair::new().await;
+        pair.table("payments", PAYMENTS, PAYMENT_ROWS).await;
+        pair.target
+            .exec(&[
+                "DELETE FROM payments WHERE id = 7",
+                "UPDATE payments SET status = 'PAID' WHERE id = 1234",
+                "INSERT INTO payments SELECT 4000, 1, 1.00, 'USD', 'Paid', NULL, NULL, \
+                 '2026-01-01', '2026-01-01'",
+            ])
+            .await;
+        pair
+    }
+
+    fn sample(case: &str) -> aws_lambda_events::sqs::SqsEvent {
+        serde_json::from_value(event("replication-validator", case)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_table_message_fans_out_chunks_whose_results_name_the_planted_keys() {
+        let pair = planted_pair().await;
+        let cloud = Cloud::new(&pair).await;
+        let deps = cloud.deps(&pair).await;
+
+        let response = handle(sample("table-message"), &deps).await;
+        assert!(response.batch_item_failures.is_empty());
+        let plan: Plan = cloud
+            .object(&format!("runs/{RUN}/payments/plan.json"))
+            .await;
+        let count = plan.chunks.len();
+        assert!(count >= 6, "{count} chunks");
+        let messages = cloud.receive_all().await;
+        assert_eq!(messages.len(), count);
+
+        for batch in messages.chunks(10) {
+            let response = handle(sqs_event(&cloud.queue_arn, batch), &deps).await;
+            assert!(response.batch_item_failures.is_empty());
+        }
+        let (mut missing_in_target, mut missing_in_source, mut different) =
+            (vec![], vec![], vec![]);
+        let (mut rows_source, mut rows_target) = (0, 0);
+        for index in 0..count {
+            let result: ChunkResult = cloud
+                .object(&format!("runs/{RUN}/payments/chunk-{index}.json"))
+                .await;
+            assert_eq!(
+                (result.chunk.index, result.chunk.count),
+                (index as u64, count as u64)
+            );
+            assert_eq!(result.chunk.range, plan.chunks[index]);
+            rows_source += result.report.rows_source.unwrap();
+            rows_target += result.report.rows_target.unwrap();
+            missing_in_target.extend(result.report.missing_in_target);
+            missing_in_source.extend(result.report.missing_in_source);
+            different.extend(result.report.different);
+        }
+        assert_eq!((rows_source, rows_target), (3000, 3000));
+        assert_eq!(missing_in_target, keys(&[&["7"]]));
+        assert_eq!(missing_in_source, keys(&[&["4000"]]));
+        assert_eq!(different, keys(&[&["1234"]]));
+
+        // Delivered again, the table message sends the stored plan's chunks, not a new plan.
+        let bodies = |messages: &[aws_sdk_sqs::types::Message]| {
+            let mut b: Vec<String> = messages
+                .iter()
+                .map(|m| m.body().unwrap().to_owned())
+                .collect();
+            b.sort();
+            b
+        };
+        let first = bodies(&messages);
+        let response = handle(sample("table-message"), &deps).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(bodies(&cloud.receive_all().await), first);
+
+        cloud.clean().await;
+        pair.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_chunk_batch_writes_one_result_per_chunk() {
+        let pair = planted_pair().await;
+        let cloud = Cloud::new(&pair).await;
+        let deps = cloud.deps(&pair).await;
+        let response = handle(sample("chunk-batch"), &deps).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(
+            cloud.keys().await,
+            [
+                format!("runs/{RUN}/payments/chunk-0.json"),
+                format!("runs/{RUN}/payments/chunk-1.json")
+            ]
+        );
+        let first: serde_json::Value = cloud
+            .object(&format!("runs/{RUN}/payments/chunk-0.json"))
+            .await;
+        assert_eq!(first["status"], "mismatch");
+        assert_eq!(first["chunk"]["upper"], serde_json::json!([{"int": 1500}]));
+        assert_eq!(first["rows_source"], 1500);
+        assert_eq!(first["missing_in_target"], serde_json::json!([["7"]]));
+        assert_eq!(first["different"], serde_json::json!([["1234"]]));
+        let second: serde_json::Value = cloud
+            .object(&format!("runs/{RUN}/payments/chunk-1.json"))
+            .await;
+        assert_eq!(second["rows_source"], 1500);
+        assert_eq!(second["missing_in_source"], serde_json::json!([["4000"]]));
+        cloud.clean().await;
+        pair.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_malformed_body_fails_only_itself() {
+        let pair = planted_pair().await;
+        let cloud = Cloud::new(&pair).await;
+        let deps = cloud.deps(&pair).await;
+        let response = handle(sample("malformed"), &deps).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["d4a1b2c3-0e9f-4a8b-b7c6-5d4e3f2a1b05"]);
+        assert_eq!(
+            cloud.keys().await,
+            [format!("runs/{RUN}/payments/chunk-0.json")]
+        );
+        cloud.clean().await;
+        pair.drop().await;
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_be_reached_fails_the_message_for_a_retry() {
+        let pair = Pair::new().await;
+        let cloud = Cloud::new(&pair).await;
+        let mut deps = cloud.deps(&pair).await;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        deps.config.target.port = Some(listener.local_addr().unwrap().port());
+        drop(listener);
+        let response = handle(sample("chunk-batch"), &deps).await;
+        assert_eq!(response.batch_item_failures.len(), 2);
+        assert!(cloud.keys().await.is_empty());
+        cloud.clean().await;
+        pair.drop().await;
+    }
+}
