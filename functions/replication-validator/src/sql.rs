@@ -19,7 +19,7 @@
 //! their bytes, DECIMAL as its exact text with its scale, DATETIME and TIMESTAMP with
 //! their fractional seconds, TIMESTAMP in the pinned `+00:00` session time zone.
 //!
-//! The string is hashed by one of [`Hash`]'s functions, chosen for both sides at once.
+//! The string is hashed by one of [`enum@Hash`]'s functions, chosen for both sides at once.
 
 use std::fmt::Write as _;
 
