@@ -540,6 +540,110 @@ pub type SharedDeps = Arc<Deps>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+    use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+
+    fn ok_entry(id: &str) -> SendMessageBatchResultEntry {
+        SendMessageBatchResultEntry::builder()
+            .id(id)
+            .message_id(format!("m-{id}"))
+            .md5_of_message_body("0")
+            .build()
+            .unwrap()
+    }
+
+    /// SQS answers a batch with one entry failed; only that entry is sent again. Moto never
+    /// fails single entries, so `aws-smithy-mocks` stands in for SQS here.
+    #[tokio::test]
+    async fn only_the_entries_sqs_reports_failed_are_sent_again() {
+        let first = mock!(aws_sdk_sqs::Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 10)
+            .then_output(|| {
+                let failed = BatchResultErrorEntry::builder()
+                    .id("3")
+                    .code("InternalError")
+                    .sender_fault(false)
+                    .build()
+                    .unwrap();
+                SendMessageBatchOutput::builder()
+                    .set_successful(Some(
+                        (0..10)
+                            .filter(|i| *i != 3)
+                            .map(|i| ok_entry(&i.to_string()))
+                            .collect(),
+                    ))
+                    .failed(failed)
+                    .build()
+                    .unwrap()
+            });
+        let retry = mock!(aws_sdk_sqs::Client::send_message_batch)
+            .match_requests(|r| {
+                r.entries().len() == 1
+                    && r.entries()[0].id() == "3"
+                    && r.entries()[0].message_body().contains(r#""index":3"#)
+            })
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .successful(ok_entry("3"))
+                    .set_failed(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let rest = mock!(aws_sdk_sqs::Client::send_message_batch)
+            .match_requests(|r| r.entries().len() == 2)
+            .then_output(|| {
+                SendMessageBatchOutput::builder()
+                    .set_successful(Some(vec![ok_entry("0"), ok_entry("1")]))
+                    .set_failed(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "k", "s", None, None, "t",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .rule_mode(RuleMode::Sequential)
+                    .with_rule(&first)
+                    .with_rule(&retry)
+                    .with_rule(&rest),
+            )
+            .build();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let config = Config::from_env(&migration_shared::config::Env::from_pairs([
+            (crate::config::MIGRATION_ID, "m"),
+            (crate::config::VALIDATION_QUEUE_URL, "https://sqs.example/q"),
+            (crate::config::RESULTS_BUCKET, "b"),
+            (crate::config::SOURCE_DB_SECRET_ID, "s"),
+            (crate::config::TARGET_DB_SECRET_ID, "t"),
+        ]))
+        .unwrap();
+        let mut deps = Deps::new(config, &sdk);
+        deps.sqs = aws_sdk_sqs::Client::from_conf(conf);
+        let jobs: Vec<Job> = (0..12)
+            .map(|index| Job::Chunk {
+                run_id: "r".into(),
+                table: "t".into(),
+                chunk: Chunk {
+                    index,
+                    count: 12,
+                    range: KeyRange::all(),
+                },
+            })
+            .collect();
+        send_all(&deps, &jobs).await.unwrap();
+        assert_eq!(
+            (first.num_calls(), retry.num_calls(), rest.num_calls()),
+            (1, 1, 1)
+        );
+    }
 
     fn settings() -> DbSettings {
         DbSettings {
