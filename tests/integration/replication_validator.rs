@@ -785,3 +785,46 @@ mod lambda {
         pair.drop().await;
     }
 }
+
+#[tokio::test]
+async fn negative_integer_keys_and_time_keys_are_chunked_and_named() {
+    let pair = Pair::new().await;
+    pair.table(
+        "adjustments",
+        "CREATE TABLE adjustments (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)",
+        "INSERT INTO adjustments SELECT CAST(seq AS SIGNED) - 600, seq FROM seq_1_to_1200",
+    )
+    .await;
+    pair.table(
+        "ticks",
+        "CREATE TABLE ticks (at DATETIME(6) NOT NULL PRIMARY KEY, price DECIMAL(12,4))",
+        "INSERT INTO ticks SELECT TIMESTAMP('2026-03-01') + INTERVAL seq * 1500 MICROSECOND, \
+         seq / 7 FROM seq_1_to_900",
+    )
+    .await;
+    pair.target
+        .exec(&[
+            "UPDATE adjustments SET v = 0 WHERE id IN (-599, -3, 0, 5, 600)",
+            "UPDATE ticks SET price = price + 0.0001 WHERE at = '2026-03-01 00:00:00.753000'",
+            "DELETE FROM ticks WHERE at = '2026-03-01 00:00:01.350000'",
+        ])
+        .await;
+    let report = pair.validate("adjustments", &small_chunks()).await;
+    assert_eq!(
+        report.different,
+        keys(&[&["-599"], &["-3"], &["0"], &["5"], &["600"]]),
+        "{report:?}"
+    );
+    let report = pair.validate("ticks", &small_chunks()).await;
+    assert_eq!(
+        report.different,
+        keys(&[&["2026-03-01 00:00:00.753000"]]),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.missing_in_target,
+        keys(&[&["2026-03-01 00:00:01.350000"]])
+    );
+    assert!(report.chunks > 1);
+    pair.drop().await;
+}

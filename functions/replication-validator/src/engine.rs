@@ -315,11 +315,16 @@ fn value_text(value: &Value) -> Option<String> {
     }
 }
 
+/// An integer bound as the driver's value, clamped to the range of BIGINT and BIGINT
+/// UNSIGNED together (a bucket's edge may lie just outside the column's range).
 fn int_value(v: i128) -> Value {
-    i64::try_from(v).map_or_else(
-        |_| Value::UInt(u64::try_from(v.max(0)).unwrap_or(u64::MAX)),
-        Value::Int,
-    )
+    if let Ok(i) = i64::try_from(v) {
+        Value::Int(i)
+    } else if v < 0 {
+        Value::Int(i64::MIN)
+    } else {
+        Value::UInt(u64::try_from(v).unwrap_or(u64::MAX))
+    }
 }
 
 /// Reads both shapes and decides how to compare `table`.
@@ -1171,6 +1176,17 @@ mod tests {
         );
         assert!(AggregateSpec::parse(":x").is_err());
         assert!(AggregateSpec::parse("amount").unwrap().group_by.is_empty());
+    }
+
+    #[test]
+    fn integer_bounds_are_clamped_to_what_a_bigint_column_can_hold() {
+        assert_eq!(int_value(-5), Value::Int(-5));
+        assert_eq!(int_value(i128::from(i64::MIN) - 7), Value::Int(i64::MIN));
+        assert_eq!(
+            int_value(i128::from(u64::MAX) - 1),
+            Value::UInt(u64::MAX - 1)
+        );
+        assert_eq!(int_value(i128::from(u64::MAX) + 9), Value::UInt(u64::MAX));
     }
 
     #[test]
