@@ -14,6 +14,8 @@
 //! addresses from the standard `AWS_ENDPOINT_URL` variables and the `cargo-lambda` program
 //! from `CARGO_LAMBDA`.
 
+mod backup;
+mod remediator;
 mod shifter;
 mod stack;
 mod watch;
@@ -54,7 +56,7 @@ pub fn call<E: std::error::Error + 'static>(action: impl Into<String>) -> impl F
 }
 
 /// Fails with [`Error::Check`] unless `got` equals `want`.
-pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
+pub fn expect_eq<T: PartialEq + std::fmt::Debug + ?Sized>(
     what: &str,
     got: &T,
     want: &T,
@@ -176,7 +178,16 @@ async fn rehearse(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     };
 
     heading("the four functions under cargo lambda watch");
-    let env = stack::function_env(&deployed, "http://127.0.0.1:9");
+    let fake = backup::Fake::start();
+    let Some(fake) = summary.record_with("AWS Backup fake", fake) else {
+        return Ok(());
+    };
+    note(&format!(
+        "AWS Backup is served by scripts/backup_fake.py on {} (moto lacks its vault, \
+         recovery-point and job calls)",
+        fake.url
+    ));
+    let env = stack::function_env(&deployed, &fake.url);
     let watch = watch::Watch::start(&args.work, &env);
     let Some(watch) = summary.record_with("cargo lambda watch", watch) else {
         return Ok(());
@@ -186,7 +197,16 @@ async fn rehearse(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     let shifted = shifter::run(&sdk, &watch, &env).await;
     summary.record("weight shifter", shifted);
 
+    heading("compliance remediator: a queue without SSE, a key without rotation, an exempt key");
+    let remediated = remediator::run(&sdk, &watch, &env).await;
+    summary.record("compliance remediator", remediated);
+
+    heading("backup verifier: a good and a bad recovery point");
+    let verified = backup::run(&sdk, &watch, &env, &fake).await;
+    summary.record("backup verifier", verified);
+
     watch.stop();
+    drop(fake);
     stack::delete(&sdk, &deployed).await;
     Ok(())
 }

@@ -382,6 +382,29 @@ pub fn function_env(deployed: &Deployed, backup_url: &str) -> BTreeMap<String, S
         }
     }
     env.insert("AWS_ENDPOINT_URL_BACKUP".into(), backup_url.to_owned());
+    // Stand-ins for what moto lacks or the template leaves out, each said in the output.
+    env.insert("EXPECTED_VAULT_NAME".into(), crate::backup::VAULT.into());
+    note(&format!(
+        "EXPECTED_VAULT_NAME={}: the template's vault is not on moto; the AWS Backup fake \
+         serves the vault the sample events name",
+        crate::backup::VAULT
+    ));
+    env.insert(
+        "PROTECTED_RESOURCE_ARNS".into(),
+        crate::backup::PROTECTED.into(),
+    );
+    note(&format!(
+        "PROTECTED_RESOURCE_ARNS={}: the template's Aurora cluster and file system are not \
+         on moto; the cluster the sample events name stands in",
+        crate::backup::PROTECTED
+    ));
+    if let Some(rules) = env.get_mut("ALLOWED_RULES") {
+        rules.push_str(",SQS_QUEUE_ENCRYPTED");
+        note(
+            "ALLOWED_RULES gains SQS_QUEUE_ENCRYPTED: the template has no Config rule for \
+             queue encryption, and the rehearsal shows the remediation",
+        );
+    }
     env
 }
 

@@ -16,6 +16,9 @@ use crate::{Described, Error, note};
 /// How long the emulator may take to listen.
 const START_TIMEOUT: Duration = Duration::from_mins(2);
 
+/// How long one invocation may take, the function's first build included.
+const INVOKE_TIMEOUT: Duration = Duration::from_mins(3);
+
 /// The running emulator.
 pub struct Watch {
     child: Child,
@@ -130,14 +133,33 @@ impl Watch {
             .map_err(|e| Error::Process(format!("serialise event {label}: {e}")))?;
         std::fs::write(&file, text)
             .map_err(|e| Error::Process(format!("write {}: {e}", file.display())))?;
-        let out = Command::new(&self.program)
+        let mut child = Command::new(&self.program)
             .args(["lambda", "invoke", function, "-A", "127.0.0.1", "-P"])
             .arg(self.port.to_string())
             .arg("--data-file")
             .arg(&file)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| Error::Process(format!("run cargo lambda invoke {function}: {e}")))?;
+        // A function that cannot start leaves the invocation waiting for ever.
+        let began = Instant::now();
+        while child.try_wait().ok().flatten().is_none() {
+            if began.elapsed() > INVOKE_TIMEOUT {
+                child.kill().ok();
+                child.wait().ok();
+                return Err(Error::Check(format!(
+                    "{function} did not answer {label} within {} s; see {}",
+                    INVOKE_TIMEOUT.as_secs(),
+                    self.log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::Process(format!("read cargo lambda invoke {function}: {e}")))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
