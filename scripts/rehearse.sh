@@ -109,7 +109,8 @@ say "build the four functions and the rehearsal's driver"
 cargo_lambda="$MIGRATION_VENV/bin/cargo-lambda"
 [ -x "$cargo_lambda" ] || {
   echo "rehearse: error: $cargo_lambda is missing (run bash scripts/venv.sh)" >&2; exit 1; }
-cargo build -q --locked -p weight-shifter -p compliance-remediator -p backup-verifier
+cargo build -q --locked -p weight-shifter -p compliance-remediator -p backup-verifier \
+  -p replication-validator
 cargo build -q --locked -p migration-tests --no-default-features --bin rehearse
 note "built into ${CARGO_TARGET_DIR:-$root/target}/debug"
 
@@ -118,7 +119,7 @@ note "built into ${CARGO_TARGET_DIR:-$root/target}/debug"
 # account and writes one summary row per step.
 code=0
 CARGO_LAMBDA="$cargo_lambda" "${CARGO_TARGET_DIR:-$root/target}/debug/rehearse" \
-  --work "$work" --rows "$work/rows.tsv" || code=$?
+  --work "$work" --rows "$work/rows.tsv" --expected "$work/expected.json" || code=$?
 if [ -f "$work/rows.tsv" ]; then
   while IFS=$'\t' read -r step outcome detail; do
     record "$step" "$outcome" "$detail"

@@ -5,8 +5,11 @@
 //! by reading the resources back from moto.
 //!
 //! ```text
-//! rehearse --work DIR --rows FILE
+//! rehearse --work DIR --rows FILE [--expected FILE]
 //! ```
+//!
+//! `--expected` names the output of `scripts/seed_ledger.py`: with it, the replication
+//! validator runs on the seeded ledgers too.
 //!
 //! It prints a short account of each step on stdout, writes one summary row per step to
 //! `FILE` (`step<TAB>ok|FAIL<TAB>detail`), stops what it started, and exits 1 when any step
@@ -18,6 +21,7 @@ mod backup;
 mod remediator;
 mod shifter;
 mod stack;
+mod validator;
 mod watch;
 
 use std::fmt::Write as _;
@@ -128,22 +132,29 @@ impl Summary {
 struct Args {
     work: PathBuf,
     rows: PathBuf,
+    expected: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, String> {
     let mut work = None;
     let mut rows = None;
+    let mut expected = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--work" => work = it.next().map(PathBuf::from),
             "--rows" => rows = it.next().map(PathBuf::from),
+            "--expected" => expected = it.next().map(PathBuf::from),
             other => return Err(format!("unknown argument {other}")),
         }
     }
     match (work, rows) {
-        (Some(work), Some(rows)) => Ok(Args { work, rows }),
-        _ => Err("usage: rehearse --work DIR --rows FILE".to_owned()),
+        (Some(work), Some(rows)) => Ok(Args {
+            work,
+            rows,
+            expected,
+        }),
+        _ => Err("usage: rehearse --work DIR --rows FILE [--expected FILE]".to_owned()),
     }
 }
 
@@ -187,7 +198,21 @@ async fn rehearse(args: &Args, summary: &mut Summary) -> Result<(), Error> {
          recovery-point and job calls)",
         fake.url
     ));
-    let env = stack::function_env(&deployed, &fake.url);
+    let mut env = stack::function_env(&deployed, &fake.url);
+    let mut ledgers = None;
+    if let Some(path) = &args.expected {
+        let expected = validator::Expected::read(path);
+        let prepared = match expected {
+            Ok(e) => validator::prepare(&sdk, &mut env, &e).await.map(|()| e),
+            Err(e) => Err(e),
+        };
+        match prepared {
+            Ok(e) => ledgers = Some(e),
+            Err(e) => {
+                summary.record("replication validator", Err(e));
+            }
+        }
+    }
     let watch = watch::Watch::start(&args.work, &env);
     let Some(watch) = summary.record_with("cargo lambda watch", watch) else {
         return Ok(());
@@ -204,6 +229,12 @@ async fn rehearse(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     heading("backup verifier: a good and a bad recovery point");
     let verified = backup::run(&sdk, &watch, &env, &fake).await;
     summary.record("backup verifier", verified);
+
+    if let Some(expected) = &ledgers {
+        heading("replication validator: a table message fans out chunk messages over SQS");
+        let validated = validator::run(&sdk, &watch, &env, expected).await;
+        summary.record("replication validator", validated);
+    }
 
     watch.stop();
     drop(fake);
