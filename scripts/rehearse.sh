@@ -28,9 +28,13 @@ record() { # step outcome detail
 }
 finish() {
   local code=$?
-  # The driver stops `cargo lambda watch` itself; this covers a driver that was killed.
+  # The driver stops `cargo lambda watch` and the AWS Backup fake itself; this covers a
+  # driver that was killed.
   if [ -f "$work/watch.pid" ]; then
     kill -TERM -- "-$(cat "$work/watch.pid")" 2>/dev/null || true
+  fi
+  if [ -f "$work/backup_fake.pid" ]; then
+    kill -TERM "$(cat "$work/backup_fake.pid")" 2>/dev/null || true
   fi
   [ "${stack_started:-0}" = 1 ] && bash scripts/stack.sh down >/dev/null 2>&1
   rm -rf "$work"

@@ -27,14 +27,17 @@ const DAY: f64 = 86_400.0;
 /// The running fake of AWS Backup, stopped when dropped.
 pub struct Fake {
     child: Child,
+    pid_file: std::path::PathBuf,
     /// Its endpoint, `http://127.0.0.1:PORT`.
     pub url: String,
     port: u16,
 }
 
 impl Fake {
-    /// Starts `scripts/backup_fake.py` on a free port with the venv's Python.
-    pub fn start() -> Result<Self, Error> {
+    /// Starts `scripts/backup_fake.py` on a free port with the venv's Python, and writes
+    /// its process id to `<work>/backup_fake.pid` for the script to end it should this
+    /// driver be killed.
+    pub fn start(work: &std::path::Path) -> Result<Self, Error> {
         let python = std::env::var("MIGRATION_VENV").map_or_else(
             |_| "python3".to_owned(),
             |venv| format!("{venv}/bin/python"),
@@ -65,8 +68,12 @@ impl Fake {
                 "scripts/backup_fake.py did not say where it listens (it said {first:?})"
             )));
         };
+        let pid_file = work.join("backup_fake.pid");
+        std::fs::write(&pid_file, child.id().to_string())
+            .map_err(|e| Error::Process(format!("write {}: {e}", pid_file.display())))?;
         Ok(Self {
             child,
+            pid_file,
             url: format!("http://127.0.0.1:{port}"),
             port,
         })
@@ -108,6 +115,7 @@ impl Drop for Fake {
     fn drop(&mut self) {
         self.child.kill().ok();
         self.child.wait().ok();
+        std::fs::remove_file(&self.pid_file).ok();
     }
 }
 

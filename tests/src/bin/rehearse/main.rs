@@ -189,7 +189,7 @@ async fn rehearse(args: &Args, summary: &mut Summary) -> Result<(), Error> {
     };
 
     heading("the four functions under cargo lambda watch");
-    let fake = backup::Fake::start();
+    let fake = backup::Fake::start(&args.work);
     let Some(fake) = summary.record_with("AWS Backup fake", fake) else {
         return Ok(());
     };
