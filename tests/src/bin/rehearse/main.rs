@@ -301,3 +301,21 @@ fn main() -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rewrite_replaces_the_text_inside_every_string_even_within_longer_words() {
+        let mut event = json!({"id": "op-resume-1", "n": 1,
+            "Records": [{"body": "{\"id\":\"op-resume-1\"}", "other": "op-resume-10"}]});
+        rewrite(&mut event, "op-resume-1", "op-resume-2");
+        assert_eq!(
+            event,
+            json!({"id": "op-resume-2", "n": 1,
+                "Records": [{"body": "{\"id\":\"op-resume-2\"}", "other": "op-resume-20"}]})
+        );
+    }
+}

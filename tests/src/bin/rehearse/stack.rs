@@ -428,3 +428,68 @@ pub async fn delete(sdk: &aws_config::SdkConfig, deployed: &Deployed) {
         .await
         .ok();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployed(template: Value, outputs: &[(&str, &str)]) -> Deployed {
+        Deployed {
+            stack: "rh-stack".into(),
+            migration_id: "rh-1".into(),
+            outputs: outputs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            parameters: HashMap::from([("MigrationId".to_owned(), "rh-1".to_owned())]),
+            moto: MotoTemplate {
+                template,
+                removed: Vec::new(),
+                weighted_listeners: Vec::new(),
+            },
+            artifacts: "rh-artifacts".into(),
+        }
+    }
+
+    #[test]
+    fn refs_attributes_subs_and_joins_resolve_from_parameters_and_outputs() {
+        let template = json!({
+            "Parameters": {"MigrationId": {"Type": "String"},
+                           "Port": {"Type": "Number", "Default": 3306}},
+            "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}},
+                        "KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+        });
+        let d = deployed(template, &[("QueueUrl", "http://q"), ("KeyArn", "arn:key")]);
+        let names = Names::new(&d);
+        assert_eq!(
+            names.resolve(&json!({"Ref": "Queue"})),
+            Ok("http://q".into())
+        );
+        assert_eq!(names.resolve(&json!({"Ref": "Port"})), Ok("3306".into()));
+        assert_eq!(
+            names.resolve(&json!({"Fn::GetAtt": ["Key", "Arn"]})),
+            Ok("arn:key".into())
+        );
+        let joined = json!({"Fn::Join": [",", [
+            {"Fn::Sub": "${MigrationId}-gate-a"}, {"Fn::Sub": "${AWS::Region}-${!Literal}"}]]});
+        assert_eq!(
+            names.resolve(&joined),
+            Ok("rh-1-gate-a,us-east-1-${Literal}".into())
+        );
+    }
+
+    #[test]
+    fn a_name_the_stack_does_not_output_is_reported_by_name() {
+        let d = deployed(json!({"Outputs": {}}), &[]);
+        let names = Names::new(&d);
+        assert_eq!(
+            names.resolve(&json!({"Fn::Join": [",", ["a", {"Ref": "Secret"}]]})),
+            Err("Secret".into())
+        );
+        assert_eq!(
+            names.resolve(&json!({"Fn::Sub": "${Db.Endpoint}"})),
+            Err("Db.Endpoint".into())
+        );
+    }
+}

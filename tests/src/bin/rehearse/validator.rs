@@ -305,3 +305,23 @@ pub async fn run(
         "{count} chunks in {batches} batches over {rows} rows; exactly the {found} planted keys"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_from_every_chunk_are_gathered_in_numeric_order() {
+        let results = [
+            json!({"different": [["100"], ["9"]], "missing_in_target": []}),
+            json!({"different": [["12"]]}),
+            json!({}),
+        ];
+        let want: Vec<Vec<String>> = [["9"], ["12"], ["100"]]
+            .iter()
+            .map(|k| vec![k[0].to_owned()])
+            .collect();
+        assert_eq!(keys(&results, "different"), want);
+        assert!(keys(&results, "missing_in_target").is_empty());
+    }
+}
