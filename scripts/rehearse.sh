@@ -103,10 +103,10 @@ print("; ".join(problems) if problems else "")
 PY
 )
 if [ -z "$verdict" ]; then
-  record "validator CLI finds the planted set" ok "exactly 11 keys; fx_rates matches; exit 1"
+  record "validator CLI finds planted keys" ok "exactly 11 keys; fx_rates matches; exit 1"
 else
   note "$verdict"
-  record "validator CLI finds the planted set" FAIL "$verdict"
+  record "validator CLI finds planted keys" FAIL "$verdict"
 fi
 
 say "build the four functions and the rehearsal's driver"
