@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine as on a developer's: formatting, lints,
 # unit tests, integration tests against the local stack (moto, the CloudWatch adapter,
-# MariaDB) and the template's checks. It installs what it needs, starts the stack (and
-# stops what it started), and exits non-zero if anything fails.
+# MariaDB), the local migration rehearsal end to end, and the template's checks. It
+# installs what it needs, starts the stack (and stops what it started), and exits non-zero
+# if anything fails.
 #
 #   bash scripts/test.sh [extra arguments for the test runner]
 set -euo pipefail
@@ -33,16 +34,19 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --profile ci "$@"
-else
-  cargo test --workspace --locked "$@"
-fi
-
 if [ -f template.json ]; then
   step "template checks (cfn-lint, checkov)"
   "$MIGRATION_VENV/bin/cfn-lint" template.json
   "$MIGRATION_VENV/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
     -f template.json
+fi
+
+step "the local migration rehearsal, end to end"
+bash scripts/rehearse.sh
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --profile ci "$@"
+else
+  cargo test --workspace --locked "$@"
 fi
