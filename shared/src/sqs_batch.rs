@@ -192,9 +192,13 @@ pub fn describe_json_error(err: &serde_json::Error) -> String {
     }
 }
 
-fn redact_quoted(err: &impl Display) -> String {
+/// serde's message for `err` without the values it quotes (each becomes `"…"`) and without
+/// its trailing position: for reporting a malformed event or body whose values may be
+/// secrets.
+#[must_use]
+pub fn redact_quoted(err: &impl Display) -> String {
     let text = err.to_string();
-    // serde_json puts its position at the end; it is already reported.
+    // serde_json puts its position at the end; callers report it apart, if at all.
     let text = text
         .rsplit_once(" at line ")
         .map_or(text.as_str(), |(head, _)| head);

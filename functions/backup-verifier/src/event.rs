@@ -8,6 +8,7 @@
 //! that is not a non-empty string counts as absent. Only what a check cannot do without
 //! (the job's id and state) makes an event malformed.
 
+use migration_shared::sqs_batch::redact_quoted;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -236,23 +237,7 @@ fn first_resource(resources: &Value) -> Option<String> {
 
 /// serde's reason without any quoted value from the event.
 fn describe(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    let text = text
-        .rsplit_once(" at line ")
-        .map_or(text.as_str(), |(head, _)| head);
-    let mut out = String::with_capacity(text.len());
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            if !quoted {
-                out.push_str("\"…\"");
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    format!("has the wrong shape: {out}")
+    format!("has the wrong shape: {}", redact_quoted(err))
 }
 
 #[cfg(test)]
