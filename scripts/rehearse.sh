@@ -122,7 +122,8 @@ note "built into ${CARGO_TARGET_DIR:-$root/target}/debug"
 # `cargo lambda watch` and drives them with `cargo lambda invoke`; it prints its own
 # account and writes one summary row per step.
 code=0
-CARGO_LAMBDA="$cargo_lambda" "${CARGO_TARGET_DIR:-$root/target}/debug/rehearse" \
+CARGO_LAMBDA="$cargo_lambda" MIGRATION_REPO_ROOT="$root" \
+  "${CARGO_TARGET_DIR:-$root/target}/debug/rehearse" \
   --work "$work" --rows "$work/rows.tsv" --expected "$work/expected.json" || code=$?
 if [ -f "$work/rows.tsv" ]; then
   while IFS=$'\t' read -r step outcome detail; do

@@ -122,11 +122,25 @@ fn url_for(database: &str) -> String {
     format!("{}/{database}", mysql_url())
 }
 
-/// The repository's top folder.
+/// The variable that names the repository's top folder for a program run outside cargo,
+/// such as the rehearsal's driver.
+pub const REPO_ROOT: &str = "MIGRATION_REPO_ROOT";
+
+/// The repository's top folder: [`REPO_ROOT`] when set, else the folder above the `tests`
+/// package as cargo names it when it runs a test, else where this library was compiled.
+///
+/// Run-time values come first because a build folder shared by two checkouts of the same
+/// sources (the CI cache, a clone beside the work tree) can hand one checkout a library
+/// compiled in the other, whose compile-time path then points at the wrong tree.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    if let Some(root) = std::env::var_os(REPO_ROOT) {
+        return PathBuf::from(root);
+    }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest
         .parent()
-        .expect("tests/ has a parent")
+        .expect("the tests package has a parent folder")
         .to_owned()
 }
 
@@ -173,4 +187,20 @@ pub fn sqs_event(
         .collect();
     serde_json::from_value(serde_json::json!({ "Records": records }))
         .expect("the event source mapping's shape parses as an SqsEvent")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_is_found_where_cargo_runs_the_tests_not_where_they_were_built() {
+        if std::env::var_os(REPO_ROOT).is_some() {
+            return;
+        }
+        let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+        assert_eq!(repo_root(), manifest.parent().unwrap());
+        assert!(repo_root().join("template.json").is_file());
+        assert!(repo_root().join("events").is_dir());
+    }
 }

@@ -3,11 +3,8 @@
 //! compliance events copied with the resource ids rewritten to them (and the rule names
 //! to this migration's); then each resource read back.
 //!
-//! The template has no Config rule for queue encryption, so its `ALLOWED_RULES` does not
-//! list one; the rehearsal's environment adds the remediation's identifier
-//! `SQS_QUEUE_ENCRYPTED` (see `stack::function_env`). Config's re-evaluation request, which
-//! moto cannot honour for rules it never created, is best effort in the function and is
-//! not checked here.
+//! Config's re-evaluation request, which moto cannot honour for rules it never created, is
+//! best effort in the function and is not checked here.
 
 use std::collections::BTreeMap;
 

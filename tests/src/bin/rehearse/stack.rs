@@ -398,13 +398,6 @@ pub fn function_env(deployed: &Deployed, backup_url: &str) -> BTreeMap<String, S
          on moto; the cluster the sample events name stands in",
         crate::backup::PROTECTED
     ));
-    if let Some(rules) = env.get_mut("ALLOWED_RULES") {
-        rules.push_str(",SQS_QUEUE_ENCRYPTED");
-        note(
-            "ALLOWED_RULES gains SQS_QUEUE_ENCRYPTED: the template has no Config rule for \
-             queue encryption, and the rehearsal shows the remediation",
-        );
-    }
     env
 }
 
