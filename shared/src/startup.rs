@@ -108,6 +108,13 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// Passes on a function's configuration as read at cold start; one that cannot be used is
+/// logged first, in words that name the variable, so the function's log says why it stopped
+/// (returning the error from `main` alone prints only its debug form on stderr).
+pub fn configuration<T, E: std::fmt::Display>(read: Result<T, E>) -> Result<T, E> {
+    read.inspect_err(|e| tracing::error!(error = %e, "configuration is not usable; stopping"))
+}
+
 /// The span every invocation runs in: it carries the migration's identifier into every
 /// record logged while handling it.
 #[must_use]
@@ -194,6 +201,25 @@ mod tests {
         assert!(out.contains("hidden below info"), "{out}");
         assert!(out.contains("migration_id=cutover-7"), "{out}");
         assert!(serde_json::from_str::<serde_json::Value>(out.lines().next().unwrap()).is_err());
+    }
+
+    #[test]
+    fn an_unusable_configuration_is_logged_in_words_naming_the_variable() {
+        let buffer = Buffer::default();
+        let sub = subscriber(LogFormat::Json, Some("INFO"), buffer.clone());
+        let read: Result<(), crate::config::ConfigError> =
+            Err(crate::config::ConfigError::Missing {
+                name: "ALERT_QUEUE_URL".into(),
+            });
+        let passed = tracing::subscriber::with_default(sub, || configuration(read));
+        assert!(passed.is_err());
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let record: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(record["level"], "ERROR");
+        assert_eq!(
+            record["error"],
+            "missing environment variable ALERT_QUEUE_URL"
+        );
     }
 
     #[test]

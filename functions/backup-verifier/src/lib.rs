@@ -219,7 +219,9 @@ fn any_unverified(results: &[CheckResult]) -> bool {
 
 /// Builds the dependencies and serves invocations until the runtime stops.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    let config = Config::from_env(&migration_shared::config::Env::process())?;
+    let config = migration_shared::startup::configuration(Config::from_env(
+        &migration_shared::config::Env::process(),
+    ))?;
     let sdk = migration_shared::startup::load_sdk_config().await;
     let migration_id = config.migration_id.clone();
     let deps = Arc::new(Deps::new(config, &sdk));

@@ -9,7 +9,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     startup::init_tracing(false);
-    let config = Config::from_env(&Env::process())?;
+    let config = startup::configuration(Config::from_env(&Env::process()))?;
     let sdk = startup::load_sdk_config().await;
     let migration_id = config.migration_id.clone();
     let deps = std::sync::Arc::new(Deps::new(config, &sdk));

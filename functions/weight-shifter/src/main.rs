@@ -13,7 +13,7 @@ use weight_shifter::{Deps, handle};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     startup::init_tracing(false);
-    let config = Config::from_env(&Env::process())?;
+    let config = startup::configuration(Config::from_env(&Env::process()))?;
     let sdk = startup::load_sdk_config().await;
     let deps = Arc::new(Deps::new(config, &sdk));
     let migration_id = deps.config.migration_id.clone();
