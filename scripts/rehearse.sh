@@ -10,8 +10,8 @@
 # stack created from template.json on moto's CloudFormation, the functions run under one
 # `cargo lambda watch` and driven with `cargo lambda invoke` on the sample events of
 # events/. It stops what it started and exits non-zero when any step did not do what it
-# should. It can run again at once: the databases are made anew and the stack gets a new
-# name on every run.
+# should. It can run again at once, even beside another run: its databases are its own and
+# dropped at the end, and the stack gets a new name on every run.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,8 +22,10 @@ failed=0
 
 say() { printf '\n== %s\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
-record() { # step outcome detail
-  results+=("$(printf '| %-34s | %-4s | %s |' "$1" "$2" "$3")")
+record() { # step outcome detail (a long detail is cut: the account above has it whole)
+  local detail=$3
+  [ "${#detail}" -le 160 ] || detail="${detail:0:157}..."
+  results+=("$(printf '| %-34s | %-4s | %s |' "$1" "$2" "$detail")")
   [ "$2" = ok ] || failed=1
 }
 finish() {
@@ -35,6 +37,10 @@ finish() {
   fi
   if [ -f "$work/backup_fake.pid" ]; then
     kill -TERM "$(cat "$work/backup_fake.pid")" 2>/dev/null || true
+  fi
+  if [ -n "${seeded:-}" ]; then
+    "$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_URL" --prefix "$prefix" --drop \
+      >/dev/null 2>&1 || true
   fi
   [ "${stack_started:-0}" = 1 ] && bash scripts/stack.sh down >/dev/null 2>&1
   rm -rf "$work"
@@ -57,7 +63,10 @@ py="$MIGRATION_VENV/bin/python"
 record "local stack" ok "moto $AWS_ENDPOINT_URL, MariaDB ${MIGRATION_TEST_MYSQL_URL#mysql://}"
 
 say "seed the source and target ledgers with planted differences"
-"$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_URL" --prefix rehearsal --rows 20000 \
+# Databases of this run only, so two rehearsals on one server never see each other's rows.
+prefix="rehearsal_$$"
+seeded=1
+"$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_URL" --prefix "$prefix" --rows 20000 \
   >"$work/expected.json"
 "$py" - "$work/expected.json" <<'PY'
 import json, sys
@@ -74,8 +83,8 @@ say "replication validator (command line): compare the source and the target"
 cargo build -q --locked -p replication-validator --bin validate
 validate="${CARGO_TARGET_DIR:-$root/target}/debug/validate"
 code=0
-"$validate" --source "$MIGRATION_TEST_MYSQL_URL/rehearsal_source" \
-  --target "$MIGRATION_TEST_MYSQL_URL/rehearsal_target" >"$work/report.json" || code=$?
+"$validate" --source "$MIGRATION_TEST_MYSQL_URL/${prefix}_source" \
+  --target "$MIGRATION_TEST_MYSQL_URL/${prefix}_target" >"$work/report.json" || code=$?
 verdict=$("$py" - "$work/report.json" "$work/expected.json" "$code" <<'PY'
 import json, sys
 report, expected = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))

@@ -1,7 +1,7 @@
 """Seed a source and a target payment ledger on MariaDB with a few planted differences.
 
 The rehearsal's databases: `<prefix>_source` and `<prefix>_target`, each with a `payments`
-table (and a `fx_rates` table that matches exactly), dropped and made anew on every run so
+table (and a `fx_rates` table that matches exactly), dropped and made anew when seeded, so
 the rehearsal needs no clean-up. The target starts as a byte-for-byte copy of the source;
 then the planted differences are applied to the target, and their keys are printed as JSON
 on stdout in the validator's report shape (`missing_in_target`, `missing_in_source`,
@@ -12,6 +12,7 @@ misses: a cent on an amount, a case-only change and a trailing space under a
 case-insensitive collation, NULL against the empty string, an emoji swapped, a microsecond.
 
 Usage: python seed_ledger.py --url mysql://root@127.0.0.1:3306 [--prefix rehearsal] [--rows N]
+       python seed_ledger.py --url ... --prefix P --drop      (remove the two databases)
 """
 
 import argparse
@@ -92,7 +93,15 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--prefix", default="rehearsal")
     ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--drop", action="store_true", help="drop the two databases and stop")
     a = ap.parse_args()
+    if a.drop:
+        admin = connect(a.url)
+        with admin.cursor() as cur:
+            for side in ("source", "target"):
+                cur.execute(f"DROP DATABASE IF EXISTS `{a.prefix}_{side}`")
+        admin.close()
+        return
     if a.rows < 1000:
         sys.exit("seed: --rows must be at least 1000 so every planted key exists")
     rng = random.Random(7)
