@@ -932,6 +932,22 @@ async fn a_bad_plan_or_state_or_command_changes_nothing() {
 }
 
 #[tokio::test]
+async fn resume_refuses_a_plan_that_does_not_read_and_changes_nothing() {
+    let r = Rehearsal::new().await;
+    let (state, version) = r.state().await;
+    r.put_parameter(&r.plan_parameter, "[]").await;
+    let message = event("weight-shifter", "resume");
+    let id = message["Records"][0]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(r.send_event(message).await, [id]);
+    r.assert_share(0).await;
+    assert_eq!(r.state().await, (state, version));
+    r.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_missing_record_listener_or_alarm_is_named_and_nothing_moves() {
     let r = Rehearsal::new().await;
     assert!(r.send("resume").await.is_empty());

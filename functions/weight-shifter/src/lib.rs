@@ -264,7 +264,10 @@ fn needs(trigger: &Trigger<'_>) -> Needs {
         Trigger::Command { command, .. } => match command {
             Command::Set { force, .. } => (false, !force, true),
             Command::Abort | Command::Status => (false, false, true),
-            Command::Advance | Command::Pause | Command::Resume => (false, false, false),
+            // A shift is resumed only under a plan that reads: otherwise the operator would
+            // hear "resumed" and learn of the broken plan only at the next tick.
+            Command::Resume => (true, false, false),
+            Command::Advance | Command::Pause => (false, false, false),
         },
     };
     Needs {
