@@ -62,7 +62,9 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses `mysql://user:pass@host:port/db`. Errors describe what is missing without
-    /// repeating the URL, which holds the password.
+    /// repeating the URL, which holds the password. A URL asking for TLS (`require_ssl`,
+    /// `verify_ca`, `verify_identity`, `built_in_roots`) is refused: the driver is built
+    /// without TLS, so honouring the rest of the URL would mean connecting in plain text.
     pub fn from_url(side: Side, url: &str) -> Result<Self, ValidatorError> {
         let invalid = |reason: &str| ValidatorError::InvalidUrl {
             side,
@@ -70,6 +72,11 @@ impl Endpoint {
         };
         let opts = Opts::from_url(url)
             .map_err(|_| invalid("expected mysql://user:password@host:port/database"))?;
+        if let Some(option) = tls_option(url).or(opts.ssl_opts().map(|_| "require_ssl")) {
+            return Err(invalid(&format!(
+                "TLS is not supported (the url sets {option}): connections are plain text"
+            )));
+        }
         let database = opts
             .db_name()
             .filter(|d| !d.is_empty())
@@ -83,6 +90,26 @@ impl Endpoint {
             database,
         })
     }
+}
+
+/// The URL options that ask the driver for TLS, which this build does not have.
+const TLS_OPTIONS: [&str; 4] = [
+    "require_ssl",
+    "verify_ca",
+    "verify_identity",
+    "built_in_roots",
+];
+
+/// The first TLS option the query string of `url` sets, if any. The driver is built without
+/// TLS and would otherwise drop such an option and connect in plain text.
+fn tls_option(url: &str) -> Option<&'static str> {
+    let (_, query) = url.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let key = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
+        TLS_OPTIONS
+            .into_iter()
+            .find(|o| o.eq_ignore_ascii_case(key))
+    })
 }
 
 /// One side's database: a bounded pool and what the server supports.
@@ -253,5 +280,32 @@ mod tests {
             ("h", 3307, "shop")
         );
         assert!(!format!("{ok:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_url_asking_for_tls_is_refused_without_repeating_it() {
+        for (query, option) in [
+            ("require_ssl=true", "require_ssl"),
+            ("verify_ca=false", "verify_ca"),
+            (
+                "prefer_socket=false&verify_identity=true",
+                "verify_identity",
+            ),
+        ] {
+            let url = format!("mysql://u:hunter2@h:3306/shop?{query}");
+            let err = Endpoint::from_url(Side::Target, &url)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "invalid target database url: TLS is not supported (the url sets \
+                     {option}): connections are plain text"
+                )
+            );
+        }
+        assert!(
+            Endpoint::from_url(Side::Source, "mysql://u:p@h:3306/shop?prefer_socket=false").is_ok()
+        );
     }
 }

@@ -4,7 +4,7 @@
 use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Database, Side};
+use crate::db::Database;
 use crate::error::ValidatorError;
 
 /// One column, as `information_schema.COLUMNS` describes it.
@@ -276,7 +276,7 @@ pub async fn base_tables(db: &Database) -> Result<Vec<String>, ValidatorError> {
         (db.schema(),),
     )
     .await
-    .map_err(|e| ValidatorError::query(Side::Source, "*", "list the tables of", &e))
+    .map_err(|e| ValidatorError::query(db.side(), "*", "list the tables of", &e))
 }
 
 #[cfg(test)]

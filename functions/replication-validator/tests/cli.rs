@@ -197,3 +197,118 @@ async fn a_missing_table_exits_2_with_an_error_entry_naming_the_side() {
     drop_database(&source).await;
     drop_database(&target).await;
 }
+
+/// Source and target URLs of two fresh databases.
+async fn pair(source: &[&str], target: &[&str]) -> (String, String, String, String) {
+    let s = database("cli_src", source).await;
+    let t = database("cli_dst", target).await;
+    let (su, tu) = (server_with_db(&s), server_with_db(&t));
+    (s, t, su, tu)
+}
+
+#[tokio::test]
+async fn a_table_only_on_the_target_is_a_schema_mismatch_exiting_1() {
+    let (source, target, s, t) = pair(
+        &[TABLE, "INSERT INTO fx VALUES ('EURUSD', 1.08)"],
+        &[
+            TABLE,
+            "INSERT INTO fx VALUES ('EURUSD', 1.08)",
+            "CREATE TABLE zz_extra (id INT NOT NULL PRIMARY KEY, note TEXT)",
+        ],
+    )
+    .await;
+    let out = validate(&["--source", &s, "--target", &t]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tables = report["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2, "{report}");
+    let extra = tables.iter().find(|t| t["table"] == "zz_extra").unwrap();
+    assert_eq!(extra["status"], "schema_mismatch");
+    assert_eq!(extra["note"], "table exists only in the target");
+    assert_eq!(
+        extra["schema_differences"]["missing_in_source"],
+        serde_json::json!(["id", "note"])
+    );
+    let fx = tables.iter().find(|t| t["table"] == "fx").unwrap();
+    assert_eq!(fx["status"], "match");
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test]
+async fn an_empty_source_schema_exits_2_naming_it() {
+    let (source, target, s, t) = pair(&[], &[TABLE]).await;
+    let out = validate(&["--source", &s, "--target", &t]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!("error: no base tables to compare in the source database {source}\n")
+    );
+    assert!(out.stdout.is_empty());
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[test]
+fn a_url_asking_for_tls_exits_2_without_the_password() {
+    let tls = format!("{}?require_ssl=true", with_password("S3cret-tls", "shop"));
+    let out = validate(&["--source", &server_with_db("mysql"), "--target", &tls]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err,
+        "error: invalid target database url: TLS is not supported (the url sets \
+         require_ssl): connections are plain text\n"
+    );
+    assert!(!err.contains("S3cret-tls") && out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn a_table_given_twice_is_compared_once() {
+    let (source, target, s, t) = pair(&[TABLE], &[TABLE]).await;
+    let out = validate(&[
+        "--source", &s, "--target", &t, "--table", "fx", "--table", "fx",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tables"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["tables"][0]["table"], "fx");
+    drop_database(&source).await;
+    drop_database(&target).await;
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_column_options_exit_2_naming_them() {
+    let (source, target, s, t) = pair(&[TABLE], &[TABLE]).await;
+    let base = ["--source", s.as_str(), "--target", t.as_str()];
+    for (option, value, expected) in [
+        (
+            "--aggregate",
+            "rate:nosuch",
+            "error: invalid --aggregate rate:nosuch: no compared table has a column nosuch\n",
+        ),
+        (
+            "--aggregate",
+            "rate:day(pair",
+            "error: invalid --aggregate rate:day(pair: malformed group day(pair, expected a \
+             column or day(COLUMN)\n",
+        ),
+        (
+            "--change-column",
+            "nosuch",
+            &format!(
+                "error: invalid --change-column nosuch: table {source}.fx has no such column \
+                 on the source\n"
+            ),
+        ),
+    ] {
+        let out = validate(&[&base[..], &[option, value]].concat());
+        assert_eq!(out.status.code(), Some(2), "{option} {value}");
+        assert_eq!(text(&out.stderr), expected);
+        assert!(out.stdout.is_empty());
+    }
+    let out = validate(&[&base[..], &["--aggregate", "rate:pair"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    drop_database(&source).await;
+    drop_database(&target).await;
+}

@@ -7,7 +7,9 @@
 //! Prints one JSON report on stdout (see the crate docs) and exits 0 when every table
 //! matches, 1 when any differs, 2 when any could not be validated. A connection that fails
 //! (wrong password, unreachable host, unknown database) is one line on stderr naming the
-//! side and the cause, exit 2, and nothing on stdout. The URLs may come from
+//! side and the cause, exit 2, and nothing on stdout; so is a URL asking for TLS (the
+//! driver is built without it), an empty source schema, and an `--aggregate` or
+//! `--change-column` naming a column the compared tables lack. The URLs may come from
 //! `VALIDATE_SOURCE_URL` and `VALIDATE_TARGET_URL` instead, which keeps passwords out of the
 //! process list. Progress goes to stderr, as a bar only when stderr is a terminal.
 
@@ -18,9 +20,13 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use replication_validator::engine::{AggregateSpec, InFlight, Options};
+use replication_validator::engine::{AggregateSpec, GroupBy, InFlight, Options};
+use replication_validator::schema::SchemaDiff;
 use replication_validator::sql::Hash;
-use replication_validator::{Database, Endpoint, Limits, Report, Side, schema, validate_table};
+use replication_validator::{
+    Database, Endpoint, Limits, Report, Side, Status, TableReport, ValidatorError, schema,
+    validate_table,
+};
 
 /// The fingerprint, when not chosen from the servers.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,7 +49,8 @@ struct Args {
     /// The target, `mysql://user:pass@host:port/database`.
     #[arg(long, env = "VALIDATE_TARGET_URL", hide_env_values = true)]
     target: String,
-    /// A table to compare (repeatable); every base table of the source schema when absent.
+    /// A table to compare (repeatable, repeats ignored); when absent, every base table of
+    /// both schemas, a table only one side has being reported as a schema mismatch.
     #[arg(long = "table")]
     tables: Vec<String>,
     /// An aggregate: `COLUMN` or `COLUMN:GROUP,day(COLUMN)` (repeatable); computed for
@@ -73,7 +80,7 @@ struct Args {
     fingerprint: Option<Fingerprint>,
 }
 
-fn options(args: &Args) -> Result<Options, replication_validator::ValidatorError> {
+fn options(args: &Args) -> Result<Options, ValidatorError> {
     let aggregates = args
         .aggregates
         .iter()
@@ -95,6 +102,140 @@ fn options(args: &Args) -> Result<Options, replication_validator::ValidatorError
         }),
         ..Options::default()
     })
+}
+
+/// `tables` without repeats, in the order first given.
+fn distinct(tables: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    tables
+        .iter()
+        .filter(|t| seen.insert(t.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The base tables of both schemas: those on both sides, to compare, and a
+/// `schema_mismatch` entry for each table only one side has. An empty source schema is an
+/// error, since comparing nothing would report an all clear.
+async fn all_tables(
+    source: &Database,
+    target: &Database,
+) -> Result<(Vec<String>, Vec<(String, TableReport)>), ValidatorError> {
+    let (on_source, on_target) =
+        futures::try_join!(schema::base_tables(source), schema::base_tables(target))?;
+    if on_source.is_empty() {
+        return Err(ValidatorError::Invalid(format!(
+            "no base tables to compare in the source database {}",
+            source.schema()
+        )));
+    }
+    let mut one_sided = Vec::new();
+    for (db, tables, other) in [
+        (source, &on_source, &on_target),
+        (target, &on_target, &on_source),
+    ] {
+        for table in tables.iter().filter(|t| !other.contains(t)) {
+            one_sided.push((table.clone(), only_on(db, table).await));
+        }
+    }
+    one_sided.sort_by(|a, b| a.0.cmp(&b.0));
+    let both = on_source
+        .into_iter()
+        .filter(|t| on_target.contains(t))
+        .collect();
+    Ok((both, one_sided))
+}
+
+/// The entry of a table only `db`'s side has: a schema mismatch listing its columns as
+/// missing on the other side.
+async fn only_on(db: &Database, table: &str) -> TableReport {
+    let other = match db.side() {
+        Side::Source => Side::Target,
+        Side::Target => Side::Source,
+    };
+    let mut report = TableReport::new(table, Status::SchemaMismatch);
+    report.note = Some(format!("table exists only in the {}", db.side()));
+    let columns = match schema::discover(db, table).await {
+        Ok(shape) => {
+            report.key = shape.key.iter().map(|c| c.name.clone()).collect();
+            shape.columns.into_iter().map(|c| c.name).collect()
+        }
+        Err(e) => return TableReport::failed(table, &e),
+    };
+    let mut diff = SchemaDiff::default();
+    match other {
+        Side::Target => diff.missing_in_target = columns,
+        Side::Source => diff.missing_in_source = columns,
+    }
+    report.schema_differences = Some(diff);
+    report
+}
+
+/// Checks `--aggregate` and `--change-column` against the source's columns before any row
+/// is read: every column an aggregate names must exist, all together in at least one
+/// compared table, and the change column in every compared table (a table without it
+/// could not re-check its rows in flight). A table the source lacks is left to the
+/// comparison, which reports it.
+async fn check_columns(
+    source: &Database,
+    tables: &[String],
+    args: &Args,
+) -> Result<(), ValidatorError> {
+    if args.aggregates.is_empty() && args.change_column.is_none() {
+        return Ok(());
+    }
+    let mut shapes = Vec::new();
+    for table in tables {
+        match schema::discover(source, table).await {
+            Ok(shape) => shapes.push((table, shape)),
+            Err(ValidatorError::TableNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let has = |shape: &schema::TableShape, name: &str| {
+        shape
+            .columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+    };
+    for text in &args.aggregates {
+        let spec = AggregateSpec::parse(text)?;
+        let mut names = vec![spec.column.as_str()];
+        for group in &spec.group_by {
+            match group {
+                GroupBy::Column(c) if c.contains(['(', ')']) => {
+                    return Err(ValidatorError::Invalid(format!(
+                        "invalid --aggregate {text}: malformed group {c}, expected a column \
+                         or day(COLUMN)"
+                    )));
+                }
+                GroupBy::Column(c) | GroupBy::Day(c) => names.push(c),
+            }
+        }
+        if let Some(name) = names
+            .iter()
+            .find(|n| !shapes.iter().any(|(_, s)| has(s, n)))
+        {
+            return Err(ValidatorError::Invalid(format!(
+                "invalid --aggregate {text}: no compared table has a column {name}"
+            )));
+        }
+        if !shapes.iter().any(|(_, s)| names.iter().all(|n| has(s, n))) {
+            return Err(ValidatorError::Invalid(format!(
+                "invalid --aggregate {text}: no compared table has all of its columns"
+            )));
+        }
+    }
+    if let Some(column) = &args.change_column
+        && let Some((table, _)) = shapes.iter().find(|(_, s)| !has(s, column))
+    {
+        return Err(ValidatorError::Invalid(format!(
+            "invalid --change-column {column}: table {}.{table} has no such column on the \
+             source",
+            source.schema()
+        )));
+    }
+    Ok(())
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -126,14 +267,17 @@ async fn run(args: Args) -> ExitCode {
         Ok(dbs) => dbs,
         Err(e) => return fail(&e.to_string()),
     };
-    let tables = if args.tables.is_empty() {
-        match schema::base_tables(&source).await {
+    let (tables, one_sided) = if args.tables.is_empty() {
+        match all_tables(&source, &target).await {
             Ok(t) => t,
             Err(e) => return fail(&e.to_string()),
         }
     } else {
-        args.tables.clone()
+        (distinct(&args.tables), Vec::new())
     };
+    if let Err(e) = check_columns(&source, &tables, &args).await {
+        return fail(&e.to_string());
+    }
 
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -149,7 +293,9 @@ async fn run(args: Args) -> ExitCode {
     let ticker = bar.clone();
     options.progress = Some(Arc::new(move |rows| ticker.inc(rows)));
 
-    let mut report = Report { tables: Vec::new() };
+    let mut report = Report {
+        tables: one_sided.into_iter().map(|(_, t)| t).collect(),
+    };
     for table in &tables {
         bar.set_message(table.clone());
         bar.set_position(0);
