@@ -468,9 +468,10 @@ async fn a_missing_table_is_an_error_naming_the_side() {
 mod lambda {
     use aws_sdk_sqs::types::QueueAttributeName;
     use migration_shared::config::Env;
+    use migration_shared::error::{Classify, Transience};
     use migration_tests::{event, sdk_config, sqs_event, unique};
     use replication_validator::config::{self, Config};
-    use replication_validator::lambda::{ChunkResult, Deps, Plan, handle};
+    use replication_validator::lambda::{ChunkResult, Deps, Job, Plan, handle, handle_job};
 
     use super::{PAYMENT_ROWS, PAYMENTS, Pair, keys};
     use replication_validator::{Endpoint, Side};
@@ -585,6 +586,23 @@ mod lambda {
                 .collect();
             keys.sort();
             keys
+        }
+
+        /// Stores the plan the sample chunk messages belong to, as a table message would.
+        async fn put_sample_plan(&self) {
+            let plan = serde_json::json!({
+                "run_id": RUN,
+                "table": "payments",
+                "chunks": [{"upper": [{"int": 1500}]}, {"lower": [{"int": 1500}]}],
+            });
+            self.s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(format!("runs/{RUN}/payments/plan.json"))
+                .body(serde_json::to_vec(&plan).unwrap().into())
+                .send()
+                .await
+                .unwrap();
         }
 
         async fn receive_all(&self) -> Vec<aws_sdk_sqs::types::Message> {
@@ -724,13 +742,15 @@ mod lambda {
         let pair = planted_pair().await;
         let cloud = Cloud::new(&pair).await;
         let deps = cloud.deps(&pair).await;
+        cloud.put_sample_plan().await;
         let response = handle(sample("chunk-batch"), &deps).await;
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(
             cloud.keys().await,
             [
                 format!("runs/{RUN}/payments/chunk-0.json"),
-                format!("runs/{RUN}/payments/chunk-1.json")
+                format!("runs/{RUN}/payments/chunk-1.json"),
+                format!("runs/{RUN}/payments/plan.json"),
             ]
         );
         let first: serde_json::Value = cloud
@@ -755,6 +775,7 @@ mod lambda {
         let pair = planted_pair().await;
         let cloud = Cloud::new(&pair).await;
         let deps = cloud.deps(&pair).await;
+        cloud.put_sample_plan().await;
         let response = handle(sample("malformed"), &deps).await;
         let failed: Vec<&str> = response
             .batch_item_failures
@@ -764,7 +785,10 @@ mod lambda {
         assert_eq!(failed, ["d4a1b2c3-0e9f-4a8b-b7c6-5d4e3f2a1b05"]);
         assert_eq!(
             cloud.keys().await,
-            [format!("runs/{RUN}/payments/chunk-0.json")]
+            [
+                format!("runs/{RUN}/payments/chunk-0.json"),
+                format!("runs/{RUN}/payments/plan.json"),
+            ]
         );
         cloud.clean().await;
         pair.drop().await;
@@ -778,9 +802,148 @@ mod lambda {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         deps.config.target.port = Some(listener.local_addr().unwrap().port());
         drop(listener);
+        cloud.put_sample_plan().await;
+        let response = handle(sample("chunk-batch"), &deps).await;
+        assert_eq!(response.batch_item_failures.len(), 2);
+        assert_eq!(
+            cloud.keys().await,
+            [format!("runs/{RUN}/payments/plan.json")]
+        );
+        cloud.clean().await;
+        pair.drop().await;
+    }
+
+    /// Chunk messages of the sample plan's run and table (or of a run without a plan) that
+    /// are not one of its chunks: the chunk, the run, and the field a refusal must name.
+    fn off_plan_chunks() -> Vec<(serde_json::Value, &'static str, &'static str)> {
+        let upper_1500 = serde_json::json!([{"int": 1500}]);
+        vec![
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": []}),
+                RUN,
+                "upper",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": [{"hex": "41"}]}),
+                RUN,
+                "upper",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": [{"hex": "zz"}]}),
+                RUN,
+                "upper",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": [{"int": 1500}, {"int": 9}]}),
+                RUN,
+                "upper",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "lower": [{"int": 2000}],
+                                   "upper": upper_1500}),
+                RUN,
+                "lower",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": [{"int": 1499}]}),
+                RUN,
+                "upper",
+            ),
+            (serde_json::json!({"index": 0, "count": 2}), RUN, "upper"),
+            (
+                serde_json::json!({"index": 2, "count": 2, "lower": upper_1500}),
+                RUN,
+                "index",
+            ),
+            (
+                serde_json::json!({"index": u64::MAX, "count": u64::MAX, "upper": upper_1500}),
+                RUN,
+                "count",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 1, "upper": upper_1500}),
+                RUN,
+                "count",
+            ),
+            (
+                serde_json::json!({"index": 0, "count": 2, "upper": upper_1500}),
+                "cutover-1-r9",
+                "run_id",
+            ),
+        ]
+    }
+
+    /// Chunk messages that are not exactly a chunk of the stored plan: each fails for good
+    /// (to the dead-letter queue), naming the field, the run and the table, and writes
+    /// nothing; in particular an earlier mismatch result of the same chunk stays as it was.
+    #[tokio::test]
+    async fn chunk_messages_that_are_not_chunks_of_the_plan_fail_and_write_nothing() {
+        let pair = planted_pair().await;
+        let cloud = Cloud::new(&pair).await;
+        let deps = cloud.deps(&pair).await;
+        let chunk_key = |i: u32| format!("runs/{RUN}/payments/chunk-{i}.json");
+
+        // Before any plan, even the sample chunks are refused.
         let response = handle(sample("chunk-batch"), &deps).await;
         assert_eq!(response.batch_item_failures.len(), 2);
         assert!(cloud.keys().await.is_empty());
+
+        cloud.put_sample_plan().await;
+        let response = handle(sample("chunk-batch"), &deps).await;
+        assert!(response.batch_item_failures.is_empty());
+        let earlier: serde_json::Value = cloud.object(&chunk_key(0)).await;
+        assert_eq!(earlier["status"], "mismatch");
+        assert_eq!(earlier["missing_in_target"], serde_json::json!([["7"]]));
+        let keys_before = cloud.keys().await;
+
+        let cases = off_plan_chunks();
+        for (chunk, run, field) in &cases {
+            let body = serde_json::json!({
+                "kind": "chunk", "run_id": run, "table": "payments", "chunk": chunk,
+            })
+            .to_string();
+            let job: Job = serde_json::from_str(&body).unwrap();
+            let err = handle_job(&job, &deps).await.unwrap_err();
+            assert_eq!(err.transience(), Transience::Permanent, "{body}");
+            let message = err.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "chunk message for run {run} table payments refused: {field} "
+                )),
+                "{body}: {message}"
+            );
+            cloud
+                .sqs
+                .send_message()
+                .queue_url(&cloud.queue_url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        let messages = cloud.receive_all().await;
+        assert_eq!(messages.len(), cases.len());
+        let mut failed = Vec::new();
+        for batch in messages.chunks(10) {
+            let response = handle(sqs_event(&cloud.queue_arn, batch), &deps).await;
+            failed.extend(
+                response
+                    .batch_item_failures
+                    .into_iter()
+                    .map(|f| f.item_identifier),
+            );
+        }
+        let mut sent: Vec<String> = messages
+            .iter()
+            .map(|m| m.message_id().unwrap().to_owned())
+            .collect();
+        sent.sort();
+        failed.sort();
+        assert_eq!(failed, sent);
+
+        assert_eq!(cloud.keys().await, keys_before);
+        let after: serde_json::Value = cloud.object(&chunk_key(0)).await;
+        assert_eq!(after, earlier);
         cloud.clean().await;
         pair.drop().await;
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use mysql_async::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::schema::Column;
+
 /// Sizes the next chunk from how long the previous ones took.
 #[derive(Debug, Clone)]
 pub struct ChunkSizer {
@@ -73,27 +75,73 @@ pub enum KeyValue {
 }
 
 impl KeyValue {
-    /// The bound as the driver's value.
-    #[must_use]
-    pub fn to_value(&self) -> Value {
-        match self {
+    /// The bound as the driver's value; an error (naming what is wrong) for hex that is
+    /// not pairs of hex digits or a date whose parts are out of range.
+    pub fn to_value(&self) -> Result<Value, String> {
+        Ok(match self {
             Self::Int(i) => Value::Int(*i),
             Self::Uint(u) => Value::UInt(*u),
-            Self::Hex(h) => Value::Bytes(from_hex(h)),
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "the parts came from the driver's own narrower types"
-            )]
-            Self::Date(d) => Value::Date(
-                d[0] as u16,
-                d[1] as u8,
-                d[2] as u8,
-                d[3] as u8,
-                d[4] as u8,
-                d[5] as u8,
-                d[6],
-            ),
-            Self::Float(f) => Value::Double(*f),
+            Self::Hex(h) => Value::Bytes(from_hex(h)?),
+            Self::Date(d) => {
+                let narrow = |i: usize, max: u32| {
+                    u8::try_from(d[i])
+                        .ok()
+                        .filter(|v| u32::from(*v) <= max)
+                        .ok_or_else(|| format!("date part {i} is out of range: {}", d[i]))
+                };
+                let year = u16::try_from(d[0])
+                    .ok()
+                    .filter(|y| *y <= 9999)
+                    .ok_or_else(|| format!("date year is out of range: {}", d[0]))?;
+                if d[6] > 999_999 {
+                    return Err(format!("date microseconds are out of range: {}", d[6]));
+                }
+                Value::Date(
+                    year,
+                    narrow(1, 12)?,
+                    narrow(2, 31)?,
+                    narrow(3, 23)?,
+                    narrow(4, 59)?,
+                    narrow(5, 59)?,
+                    d[6],
+                )
+            }
+            Self::Float(f) if f.is_finite() => Value::Double(*f),
+            Self::Float(f) => return Err(format!("float is not finite: {f}")),
+        })
+    }
+
+    /// Whether this kind of value can bound a key column of `column`'s type: integers
+    /// for integer columns, dates for date and time-of-day-free temporal columns, floats
+    /// for floating point columns, hex bytes for every other (text, binary, decimal).
+    pub fn fits(&self, column: &Column) -> Result<(), String> {
+        let expected = match column.data_type.as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" => {
+                matches!(self, Self::Int(_) | Self::Uint(_))
+            }
+            "float" | "double" | "real" => matches!(self, Self::Float(_)),
+            "date" | "datetime" | "timestamp" => matches!(self, Self::Date(_)),
+            _ => matches!(self, Self::Hex(_)),
+        };
+        if expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "a {} value cannot bound key column {} of type {}",
+                self.kind(),
+                column.name,
+                column.column_type
+            ))
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Int(_) => "int",
+            Self::Uint(_) => "uint",
+            Self::Hex(_) => "hex",
+            Self::Date(_) => "date",
+            Self::Float(_) => "float",
         }
     }
 
@@ -131,13 +179,20 @@ pub fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
-fn from_hex(text: &str) -> Vec<u8> {
+/// The bytes `text` spells as pairs of hex digits (either case); an error for anything
+/// else, so a bad bound is refused rather than shortened.
+pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("hex has an odd number of digits: {}", text.len()));
+    }
     text.as_bytes()
         .chunks(2)
-        .filter_map(|pair| {
+        .map(|pair| {
             std::str::from_utf8(pair)
                 .ok()
+                .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| "hex holds a character that is not a hex digit".to_owned())
         })
         .collect()
 }
@@ -158,6 +213,29 @@ impl KeyRange {
     #[must_use]
     pub fn all() -> Self {
         Self::default()
+    }
+
+    /// The driver's values of `bound` for a key of `key`'s columns: one value per column,
+    /// each of a kind that fits its column and decoding cleanly. Anything else is an
+    /// error, so a bound is never shortened, padded with NULL or stretched.
+    pub fn bound_values(bound: &[KeyValue], key: &[Column]) -> Result<Vec<Value>, String> {
+        if bound.len() != key.len() {
+            return Err(format!(
+                "it has {} parts and the key has {} columns",
+                bound.len(),
+                key.len()
+            ));
+        }
+        bound
+            .iter()
+            .zip(key)
+            .map(|(value, column)| {
+                value.fits(column)?;
+                value
+                    .to_value()
+                    .map_err(|e| format!("key column {}: {e}", column.name))
+            })
+            .collect()
     }
 }
 
@@ -194,8 +272,118 @@ mod tests {
             let bound = KeyValue::from_value(&v).unwrap();
             let json = serde_json::to_string(&bound).unwrap();
             let back: KeyValue = serde_json::from_str(&json).unwrap();
-            assert_eq!(back.to_value(), v, "{json}");
+            assert_eq!(back.to_value().unwrap(), v, "{json}");
         }
         assert_eq!(KeyValue::from_value(&Value::NULL), None);
+    }
+
+    fn column(name: &str, data_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            charset: None,
+            collation: None,
+            nullable: false,
+            precision: None,
+            scale: None,
+        }
+    }
+
+    #[test]
+    fn hex_must_be_whole_pairs_of_hex_digits() {
+        assert_eq!(from_hex("41ff00").unwrap(), vec![0x41, 0xff, 0x00]);
+        assert_eq!(from_hex("aBcD").unwrap(), vec![0xab, 0xcd]);
+        assert_eq!(from_hex("").unwrap(), Vec::<u8>::new());
+        assert_eq!(
+            from_hex("zz").unwrap_err(),
+            "hex holds a character that is not a hex digit"
+        );
+        assert_eq!(
+            from_hex("414").unwrap_err(),
+            "hex has an odd number of digits: 3"
+        );
+        // `from_str_radix` alone would take a sign: "+1" is not two hex digits.
+        assert!(from_hex("+1").is_err());
+        assert!(from_hex("é").is_err());
+        assert!(KeyValue::Hex("4z".into()).to_value().is_err());
+    }
+
+    #[test]
+    fn out_of_range_dates_and_non_finite_floats_are_refused() {
+        assert_eq!(
+            KeyValue::Date([2026, 13, 1, 0, 0, 0, 0]).to_value(),
+            Err("date part 1 is out of range: 13".to_owned())
+        );
+        assert!(
+            KeyValue::Date([70_000, 1, 1, 0, 0, 0, 0])
+                .to_value()
+                .is_err()
+        );
+        assert!(
+            KeyValue::Date([2026, 1, 1, 0, 0, 0, 1_000_000])
+                .to_value()
+                .is_err()
+        );
+        assert!(KeyValue::Float(f64::NAN).to_value().is_err());
+        assert_eq!(KeyValue::Float(1.5).to_value(), Ok(Value::Double(1.5)));
+    }
+
+    #[test]
+    fn a_bound_needs_one_fitting_value_per_key_column() {
+        let id = [column("id", "bigint")];
+        assert_eq!(
+            KeyRange::bound_values(&[KeyValue::Int(5)], &id),
+            Ok(vec![Value::Int(5)])
+        );
+        assert_eq!(
+            KeyRange::bound_values(&[KeyValue::Uint(5)], &id),
+            Ok(vec![Value::UInt(5)])
+        );
+        assert_eq!(
+            KeyRange::bound_values(&[], &id).unwrap_err(),
+            "it has 0 parts and the key has 1 columns"
+        );
+        assert_eq!(
+            KeyRange::bound_values(&[KeyValue::Int(1), KeyValue::Int(2)], &id).unwrap_err(),
+            "it has 2 parts and the key has 1 columns"
+        );
+        assert_eq!(
+            KeyRange::bound_values(&[KeyValue::Hex("41".into())], &id).unwrap_err(),
+            "a hex value cannot bound key column id of type bigint"
+        );
+        let composite = [
+            column("merchant", "varchar"),
+            column("day", "date"),
+            column("score", "double"),
+        ];
+        let good = [
+            KeyValue::Hex("6163".into()),
+            KeyValue::Date([2026, 12, 4, 0, 0, 0, 0]),
+            KeyValue::Float(0.25),
+        ];
+        assert_eq!(
+            KeyRange::bound_values(&good, &composite),
+            Ok(vec![
+                Value::Bytes(b"ac".to_vec()),
+                Value::Date(2026, 12, 4, 0, 0, 0, 0),
+                Value::Double(0.25)
+            ])
+        );
+        let mut text_as_int = good.clone();
+        text_as_int[0] = KeyValue::Int(1);
+        assert_eq!(
+            KeyRange::bound_values(&text_as_int, &composite).unwrap_err(),
+            "a int value cannot bound key column merchant of type varchar"
+        );
+        let mut bad_hex = good.clone();
+        bad_hex[0] = KeyValue::Hex("zz".into());
+        assert_eq!(
+            KeyRange::bound_values(&bad_hex, &composite).unwrap_err(),
+            "key column merchant: hex holds a character that is not a hex digit"
+        );
+        let mut int_as_date = good;
+        int_as_date[1] = KeyValue::Int(20_261_204);
+        assert!(KeyRange::bound_values(&int_as_date, &composite).is_err());
     }
 }

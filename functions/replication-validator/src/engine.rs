@@ -612,24 +612,51 @@ impl Table<'_> {
         Ok(self.compare_range_timed(range).await?.0)
     }
 
-    fn range_sql(&self, range: &KeyRange) -> (String, Vec<Value>) {
+    /// The predicate selecting `range` and its parameters. Each present bound must have
+    /// one value per key column, of a kind fitting that column (see
+    /// [`KeyRange::bound_values`]): a bad bound is an error, never a NULL parameter.
+    fn range_sql(&self, range: &KeyRange) -> Result<(String, Vec<Value>), ValidatorError> {
+        let decode = |bound: Option<&Vec<KeyValue>>, which: &str| {
+            bound
+                .map(|b| KeyRange::bound_values(b, &self.sql.key))
+                .transpose()
+                .map_err(|reason| {
+                    ValidatorError::Invalid(format!(
+                        "invalid {which} bound of a chunk of table {}: {reason}",
+                        self.name
+                    ))
+                })
+        };
+        let lower = decode(range.lower.as_ref(), "lower")?;
+        let upper = decode(range.upper.as_ref(), "upper")?;
+        if let (Some([l]), Some([u])) = (lower.as_deref(), upper.as_deref())
+            && self.sql.key.first().is_some_and(is_integer)
+            && let (Some(l), Some(u)) = (value_i128(l), value_i128(u))
+            && l >= u
+        {
+            return Err(ValidatorError::Invalid(format!(
+                "invalid chunk of table {}: lower bound {l} is not below upper bound {u}",
+                self.name
+            )));
+        }
         let (predicate, slots) =
-            sql::range_predicate(&self.sql.key, range.lower.is_some(), range.upper.is_some());
-        let params = slots
-            .into_iter()
-            .map(|(upper, i)| {
-                let bound = if upper { &range.upper } else { &range.lower };
-                bound
-                    .as_ref()
-                    .and_then(|b| b.get(i))
-                    .map_or(Value::NULL, KeyValue::to_value)
-            })
-            .collect();
-        (predicate, params)
+            sql::range_predicate(&self.sql.key, lower.is_some(), upper.is_some());
+        let mut params = Vec::with_capacity(slots.len());
+        for (is_upper, i) in slots {
+            let bound = if is_upper { &upper } else { &lower };
+            let value = bound.as_ref().and_then(|b| b.get(i)).ok_or_else(|| {
+                ValidatorError::Invalid(format!(
+                    "chunk predicate of table {} asks for key part {i} a bound lacks",
+                    self.name
+                ))
+            })?;
+            params.push(value.clone());
+        }
+        Ok((predicate, params))
     }
 
     async fn checksum(&self, side: Side, range: &KeyRange) -> Result<(u64, u64), ValidatorError> {
-        let (predicate, params) = self.range_sql(range);
+        let (predicate, params) = self.range_sql(range)?;
         let mut conn = self.conn(side).await?;
         let row: Option<(Value, Value)> = conn
             .exec_first(self.sql.checksum(&predicate), params)
@@ -645,7 +672,7 @@ impl Table<'_> {
         range: &KeyRange,
         width: i128,
     ) -> Result<HashMap<i128, (u64, u64)>, ValidatorError> {
-        let (predicate, params) = self.range_sql(range);
+        let (predicate, params) = self.range_sql(range)?;
         let key = ident(&self.sql.key[0].name);
         let statement = format!(
             "SELECT {key} DIV {width}, COUNT(*), BIT_XOR({}) FROM {} WHERE {predicate} \
@@ -688,7 +715,7 @@ impl Table<'_> {
             .collect();
         differing.sort_unstable();
         let key = ident(&self.sql.key[0].name);
-        let (predicate, params) = self.range_sql(range);
+        let (predicate, params) = self.range_sql(range)?;
         for group in differing.chunks(64) {
             let mut spans = Vec::with_capacity(group.len());
             let mut span_params = params.clone();
@@ -721,7 +748,7 @@ impl Table<'_> {
     ) -> futures::future::BoxFuture<'_, Result<Vec<RowDiff>, ValidatorError>> {
         Box::pin(async move {
             if rows_source.max(rows_target) <= self.options.pull_rows || rows_source < 16 {
-                let (predicate, params) = self.range_sql(&range);
+                let (predicate, params) = self.range_sql(&range)?;
                 return self.pull(&predicate, params).await;
             }
             let step = rows_source.div_ceil(8);
@@ -763,7 +790,7 @@ impl Table<'_> {
         range: &KeyRange,
         rows: u64,
     ) -> Result<Option<Vec<KeyValue>>, ValidatorError> {
-        let (predicate, mut params) = self.range_sql(range);
+        let (predicate, mut params) = self.range_sql(range)?;
         params.push(Value::UInt(rows.saturating_sub(1)));
         let mut conn = self.conn(Side::Source).await?;
         let row: Option<Row> = conn
@@ -1062,7 +1089,7 @@ impl Planner {
     ) -> Option<Vec<KeyValue>> {
         let (min, max) = table.int_span?;
         let start = match lower.and_then(|l| l.first()) {
-            Some(v) => value_i128(&v.to_value())?,
+            Some(v) => value_i128(&v.to_value().ok()?)?,
             None => min - 1,
         };
         let density = table.int_density.max(1e-9);

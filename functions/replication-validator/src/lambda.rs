@@ -10,10 +10,20 @@
 //! ```
 //!
 //! `run_id` and `table` may hold letters, digits, `_`, `-` and `.` (up to 128 and 64
-//! characters): they become part of S3 keys. A bound is a list with one value per key
-//! column, each `{"int": n}`, `{"uint": n}`, `{"hex": "…"}` (text or binary bytes),
-//! `{"date": [y, mo, d, h, mi, s, µs]}` or `{"float": x}`; an absent `lower` starts at the
-//! table's beginning, an absent `upper` runs to its end.
+//! characters): they become part of S3 keys. A bound is a list with exactly one value per
+//! key column, each `{"int": n}`, `{"uint": n}` (integer columns), `{"hex": "…"}` (pairs
+//! of hex digits: text, binary or decimal bytes), `{"date": [y, mo, d, h, mi, s, µs]}`
+//! (DATE, DATETIME, TIMESTAMP) or `{"float": x}` (FLOAT, DOUBLE); an absent `lower` starts
+//! at the table's beginning, an absent `upper` runs to its end.
+//!
+//! Chunk messages come only from the table message's plan. A chunk message is compared
+//! only if it is exactly one chunk of `runs/<run_id>/<table>/plan.json`: the same `index`,
+//! the same `count` and the same `lower` and `upper`. Otherwise (no plan for that run and
+//! table, `index` not below `count`, a count or a bound differing from the plan) the
+//! message fails permanently, naming the field, the run and the table, and nothing is
+//! written, so it reaches the dead-letter queue and no result is created or overwritten.
+//! The engine also refuses a bound of the wrong length, of a kind that does not fit its
+//! key column, or with invalid hex, rather than reading it as NULL.
 //!
 //! # Results (S3, `RESULTS_BUCKET`)
 //!
@@ -423,6 +433,9 @@ async fn compare_chunk(
     chunk: &Chunk,
     deps: &Deps,
 ) -> Result<(), ValidatorError> {
+    let plan_key = format!("{}/plan.json", prefix(run_id, table));
+    let plan = get_json::<Plan>(deps, &plan_key).await?;
+    check_against_plan(run_id, table, chunk, plan.as_ref())?;
     let (source, target) = deps.databases().await?;
     let started = std::time::Instant::now();
     let mut report = match prepare(source, target, table, &deps.options).await? {
@@ -458,6 +471,67 @@ async fn compare_chunk(
         rows = result.report.rows_source.unwrap_or(0),
         "chunk compared"
     );
+    Ok(())
+}
+
+/// Refuses a chunk message that is not exactly one chunk of the stored `plan` of `run_id`
+/// and `table`: same index, same count, same lower and upper bounds. Only the table
+/// message writes plans, so a message that differs (hand-written, edited, from another
+/// plan) would compare a range nobody planned and could overwrite a real chunk's result.
+pub fn check_against_plan(
+    run_id: &str,
+    table: &str,
+    chunk: &Chunk,
+    plan: Option<&Plan>,
+) -> Result<(), ValidatorError> {
+    let refuse = |field: &str, reason: String| {
+        Err(ValidatorError::Invalid(format!(
+            "chunk message for run {run_id} table {table} refused: {field} {reason}"
+        )))
+    };
+    let Some(plan) = plan else {
+        return refuse(
+            "run_id",
+            format!("has no plan at {}/plan.json", prefix(run_id, table)),
+        );
+    };
+    if plan.run_id != run_id || plan.table != table {
+        return refuse(
+            "run_id",
+            format!(
+                "names a plan stored for run {} table {}",
+                plan.run_id, plan.table
+            ),
+        );
+    }
+    let planned = plan.chunks.len() as u64;
+    if chunk.count != planned {
+        return refuse(
+            "count",
+            format!("is {} but the plan has {planned} chunks", chunk.count),
+        );
+    }
+    let Some(range) = usize::try_from(chunk.index)
+        .ok()
+        .and_then(|i| plan.chunks.get(i))
+    else {
+        return refuse(
+            "index",
+            format!("{} is not below the count {planned}", chunk.index),
+        );
+    };
+    if chunk.range.lower != range.lower {
+        return refuse(
+            "lower",
+            format!("differs from chunk {} of the plan", chunk.index),
+        );
+    }
+    if chunk.range.upper != range.upper {
+        return refuse(
+            "upper",
+            format!("differs from chunk {} of the plan", chunk.index),
+        );
+    }
     Ok(())
 }
 
@@ -722,5 +796,69 @@ mod tests {
         );
         let whole = TableReport::new("t", Status::SchemaMismatch);
         assert_eq!(result_metrics(&whole)[1], ("Mismatches", 1));
+    }
+
+    #[test]
+    fn only_a_chunk_exactly_as_planned_is_accepted() {
+        use crate::chunk::KeyValue;
+        use migration_shared::error::Classify;
+        let bound = |v: i64| Some(vec![KeyValue::Int(v)]);
+        let plan = Plan {
+            run_id: "r".into(),
+            table: "t".into(),
+            chunks: vec![
+                KeyRange {
+                    lower: None,
+                    upper: bound(10),
+                },
+                KeyRange {
+                    lower: bound(10),
+                    upper: None,
+                },
+            ],
+        };
+        let chunk = |index, count, lower, upper| Chunk {
+            index,
+            count,
+            range: KeyRange { lower, upper },
+        };
+        let check = |c: &Chunk| check_against_plan("r", "t", c, Some(&plan));
+        assert!(check(&chunk(0, 2, None, bound(10))).is_ok());
+        assert!(check(&chunk(1, 2, bound(10), None)).is_ok());
+        let refused = |c: &Chunk| check(c).unwrap_err().to_string();
+        assert_eq!(
+            refused(&chunk(2, 2, bound(10), None)),
+            "chunk message for run r table t refused: index 2 is not below the count 2"
+        );
+        assert_eq!(
+            refused(&chunk(u64::MAX, u64::MAX, None, None)),
+            "chunk message for run r table t refused: count is 18446744073709551615 but \
+             the plan has 2 chunks"
+        );
+        assert_eq!(
+            refused(&chunk(0, 2, None, Some(vec![]))),
+            "chunk message for run r table t refused: upper differs from chunk 0 of the plan"
+        );
+        assert_eq!(
+            refused(&chunk(0, 2, bound(20), bound(10))),
+            "chunk message for run r table t refused: lower differs from chunk 0 of the plan"
+        );
+        assert_eq!(
+            refused(&chunk(0, 2, None, Some(vec![KeyValue::Hex("0A".into())]))),
+            "chunk message for run r table t refused: upper differs from chunk 0 of the plan"
+        );
+        let err = check_against_plan("r", "t", &chunk(0, 2, None, bound(10)), None).unwrap_err();
+        assert_eq!(err.transience(), Transience::Permanent);
+        assert_eq!(
+            err.to_string(),
+            "chunk message for run r table t refused: run_id has no plan at runs/r/t/plan.json"
+        );
+        let other = check_against_plan("x", "t", &chunk(0, 2, None, bound(10)), Some(&plan));
+        assert!(
+            other
+                .unwrap_err()
+                .to_string()
+                .contains("stored for run r table t")
+        );
     }
 }
