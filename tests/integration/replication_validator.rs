@@ -991,3 +991,100 @@ async fn negative_integer_keys_and_time_keys_are_chunked_and_named() {
     assert!(report.chunks > 1);
     pair.drop().await;
 }
+
+/// The engine itself refuses a bound that does not fit the key rather than binding NULL
+/// (which would select no rows on either side and so compare as a match).
+#[tokio::test]
+async fn the_engine_refuses_a_bad_bound_instead_of_reading_it_as_null() {
+    use replication_validator::chunk::{KeyRange, KeyValue};
+    use replication_validator::engine::{Prepared, prepare};
+
+    let pair = Pair::new().await;
+    pair.table("payments", PAYMENTS, PAYMENT_ROWS).await;
+    let connect = |side, url: String| async move {
+        Database::connect(
+            side,
+            &Endpoint::from_url(side, &url).unwrap(),
+            Limits::default(),
+        )
+        .await
+        .unwrap()
+    };
+    let source = connect(Side::Source, pair.source.url()).await;
+    let target = connect(Side::Target, pair.target.url()).await;
+    let options = small_chunks();
+    let Prepared::Ready(table) = prepare(&source, &target, "payments", &options)
+        .await
+        .unwrap()
+    else {
+        panic!("payments has an integer key and matching shapes")
+    };
+    let range =
+        |lower: Option<Vec<KeyValue>>, upper: Option<Vec<KeyValue>>| KeyRange { lower, upper };
+    let good = table
+        .compare_range(&range(None, Some(vec![KeyValue::Int(1500)])))
+        .await
+        .unwrap();
+    assert_eq!((good.rows_source, good.rows_target), (1500, 1500));
+    let refused = [
+        (
+            range(None, Some(vec![])),
+            "invalid upper bound of a chunk of table payments: it has 0 parts and the key \
+             has 1 columns",
+        ),
+        (
+            range(Some(vec![KeyValue::Int(1), KeyValue::Int(2)]), None),
+            "invalid lower bound of a chunk of table payments: it has 2 parts and the key \
+             has 1 columns",
+        ),
+        (
+            range(None, Some(vec![KeyValue::Hex("41".into())])),
+            "invalid upper bound of a chunk of table payments: a hex value cannot bound key \
+             column id of type bigint(20)",
+        ),
+        (
+            range(
+                Some(vec![KeyValue::Int(2000)]),
+                Some(vec![KeyValue::Int(1500)]),
+            ),
+            "invalid chunk of table payments: lower bound 2000 is not below upper bound 1500",
+        ),
+    ];
+    for (bad, message) in refused {
+        let err = table.compare_range(&bad).await.unwrap_err();
+        assert_eq!(err.to_string(), message, "{bad:?}");
+    }
+    drop(table);
+    source.close().await;
+    target.close().await;
+    pair.drop().await;
+}
+
+#[tokio::test]
+async fn time_keys_are_chunked_and_named() {
+    let pair = Pair::new().await;
+    pair.table(
+        "shifts",
+        "CREATE TABLE shifts (at TIME(6) NOT NULL PRIMARY KEY, staff INT NOT NULL)",
+        "INSERT INTO shifts SELECT SEC_TO_TIME(CAST(seq AS SIGNED) * 7 - 3000), seq \
+         FROM seq_1_to_900",
+    )
+    .await;
+    pair.target
+        .exec(&[
+            "UPDATE shifts SET staff = 0 WHERE at = SEC_TO_TIME(-2993)",
+            "DELETE FROM shifts WHERE at = SEC_TO_TIME(2600)",
+        ])
+        .await;
+    let report = pair.validate("shifts", &small_chunks()).await;
+    assert_eq!(report.status, Status::Mismatch, "{report:?}");
+    assert_eq!(
+        report.different,
+        keys(&[&["-00:49:53.000000"]]),
+        "{report:?}"
+    );
+    assert_eq!(report.missing_in_target, keys(&[&["00:43:20.000000"]]));
+    assert_eq!(report.rows_source, Some(900));
+    assert!(report.chunks > 1);
+    pair.drop().await;
+}

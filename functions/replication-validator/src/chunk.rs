@@ -72,6 +72,8 @@ pub enum KeyValue {
     Date([u32; 7]),
     /// A floating point number.
     Float(f64),
+    /// A TIME: negative (1) or not (0), days, hours, minutes, seconds, microseconds.
+    Time([u32; 6]),
 }
 
 impl KeyValue {
@@ -108,12 +110,32 @@ impl KeyValue {
             }
             Self::Float(f) if f.is_finite() => Value::Double(*f),
             Self::Float(f) => return Err(format!("float is not finite: {f}")),
+            Self::Time(t) => {
+                let part = |i: usize, max: u32| {
+                    u8::try_from(t[i])
+                        .ok()
+                        .filter(|v| u32::from(*v) <= max)
+                        .ok_or_else(|| format!("time part {i} is out of range: {}", t[i]))
+                };
+                if t[0] > 1 || t[1] > 34 || t[5] > 999_999 {
+                    return Err(format!("time is out of range: {t:?}"));
+                }
+                Value::Time(
+                    t[0] == 1,
+                    t[1],
+                    part(2, 23)?,
+                    part(3, 59)?,
+                    part(4, 59)?,
+                    t[5],
+                )
+            }
         })
     }
 
     /// Whether this kind of value can bound a key column of `column`'s type: integers
-    /// for integer columns, dates for date and time-of-day-free temporal columns, floats
-    /// for floating point columns, hex bytes for every other (text, binary, decimal).
+    /// for integer and YEAR columns, dates for DATE, DATETIME and TIMESTAMP, times for
+    /// TIME, floats for FLOAT and DOUBLE, hex bytes for every other (text, binary, decimal,
+    /// BIT, ENUM, SET).
     pub fn fits(&self, column: &Column) -> Result<(), String> {
         let expected = match column.data_type.as_str() {
             "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" => {
@@ -121,6 +143,7 @@ impl KeyValue {
             }
             "float" | "double" | "real" => matches!(self, Self::Float(_)),
             "date" | "datetime" | "timestamp" => matches!(self, Self::Date(_)),
+            "time" => matches!(self, Self::Time(_)),
             _ => matches!(self, Self::Hex(_)),
         };
         if expected {
@@ -142,10 +165,11 @@ impl KeyValue {
             Self::Hex(_) => "hex",
             Self::Date(_) => "date",
             Self::Float(_) => "float",
+            Self::Time(_) => "time",
         }
     }
 
-    /// The driver's value as a bound; `None` for NULL and TIME, which keys do not use.
+    /// The driver's value as a bound; `None` for NULL, which keys do not hold.
     #[must_use]
     pub fn from_value(value: &Value) -> Option<Self> {
         Some(match value {
@@ -163,7 +187,15 @@ impl KeyValue {
             ]),
             Value::Float(f) => Self::Float(f64::from(*f)),
             Value::Double(f) => Self::Float(*f),
-            Value::NULL | Value::Time(..) => return None,
+            Value::Time(negative, days, h, mi, s, us) => Self::Time([
+                u32::from(*negative),
+                *days,
+                u32::from(*h),
+                u32::from(*mi),
+                u32::from(*s),
+                *us,
+            ]),
+            Value::NULL => return None,
         })
     }
 }
@@ -267,6 +299,7 @@ mod tests {
             Value::UInt(u64::MAX),
             Value::Bytes(b"caf\xc3\xa9 \x00".to_vec()),
             Value::Date(2026, 12, 4, 15, 20, 1, 123_456),
+            Value::Time(true, 2, 3, 4, 5, 6),
         ];
         for v in values {
             let bound = KeyValue::from_value(&v).unwrap();
@@ -326,6 +359,15 @@ mod tests {
                 .is_err()
         );
         assert!(KeyValue::Float(f64::NAN).to_value().is_err());
+        assert_eq!(
+            KeyValue::Time([1, 0, 0, 49, 53, 0]).to_value(),
+            Ok(Value::Time(true, 0, 0, 49, 53, 0))
+        );
+        assert!(KeyValue::Time([2, 0, 0, 0, 0, 0]).to_value().is_err());
+        assert_eq!(
+            KeyValue::Time([0, 0, 0, 60, 0, 0]).to_value(),
+            Err("time part 3 is out of range: 60".to_owned())
+        );
         assert_eq!(KeyValue::Float(1.5).to_value(), Ok(Value::Double(1.5)));
     }
 

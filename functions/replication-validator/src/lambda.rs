@@ -13,8 +13,9 @@
 //! characters): they become part of S3 keys. A bound is a list with exactly one value per
 //! key column, each `{"int": n}`, `{"uint": n}` (integer columns), `{"hex": "…"}` (pairs
 //! of hex digits: text, binary or decimal bytes), `{"date": [y, mo, d, h, mi, s, µs]}`
-//! (DATE, DATETIME, TIMESTAMP) or `{"float": x}` (FLOAT, DOUBLE); an absent `lower` starts
-//! at the table's beginning, an absent `upper` runs to its end.
+//! (DATE, DATETIME, TIMESTAMP), `{"time": [negative 0/1, days, h, mi, s, µs]}` (TIME) or
+//! `{"float": x}` (FLOAT, DOUBLE); an absent `lower` starts at the table's beginning, an
+//! absent `upper` runs to its end.
 //!
 //! Chunk messages come only from the table message's plan. A chunk message is compared
 //! only if it is exactly one chunk of `runs/<run_id>/<table>/plan.json`: the same `index`,
