@@ -8,7 +8,8 @@
 //! the copy `migration_tests::template_for_moto` computes from `template.json` (its module
 //! lists the types left out and why), never a second hand-written template. moto's
 //! CloudFormation also cannot read a weighted `ForwardConfig`, so the listener's weights are
-//! put back through the Elastic Load Balancing API after the stack exists, from the template's own values.
+//! put back through the Elastic Load Balancing API after the stack exists, from the
+//! template's own values.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
