@@ -466,7 +466,6 @@ async fn a_missing_table_is_an_error_naming_the_side() {
 /// The Lambda function against moto (SQS, S3, Secrets Manager read through Parameter Store)
 /// and the same MariaDB.
 mod lambda {
-    use aws_sdk_sqs::types::QueueAttributeName;
     use migration_shared::config::Env;
     use migration_shared::error::{Classify, Transience};
     use migration_tests::{event, sdk_config, sqs_event, unique};
@@ -505,16 +504,7 @@ mod lambda {
                 .queue_url()
                 .unwrap()
                 .to_owned();
-            let queue_arn = sqs
-                .get_queue_attributes()
-                .queue_url(&queue_url)
-                .attribute_names(QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap()
-                .attributes()
-                .unwrap()[&QueueAttributeName::QueueArn]
-                .clone();
+            let queue_arn = migration_tests::queue_arn(&sqs, &queue_url).await;
             let bucket = unique("results");
             s3.create_bucket().bucket(&bucket).send().await.unwrap();
             // The shape of an RDS-managed secret; the database names come from the settings.

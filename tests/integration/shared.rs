@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use migration_shared::error::{Classify, Transience};
 use migration_shared::params::Parameters;
 use migration_shared::sqs_batch::{self, Order};
-use migration_tests::{TestDatabase, sdk_config, sqs_event, unique};
+use migration_tests::{TestDatabase, queue_arn, sdk_config, sqs_event, unique};
 use mysql_async::prelude::Queryable;
 use serde::Deserialize;
 
@@ -36,16 +36,7 @@ async fn queue_with_dead_letter(sqs: &aws_sdk_sqs::Client) -> (String, String, S
         .await
         .unwrap();
     let dlq_url = dlq_url.queue_url().unwrap().to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let dlq_arn = queue_arn(sqs, &dlq_url).await;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#);
     let url = sqs
         .create_queue()
@@ -58,16 +49,7 @@ async fn queue_with_dead_letter(sqs: &aws_sdk_sqs::Client) -> (String, String, S
         .queue_url()
         .unwrap()
         .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_arn(sqs, &url).await;
     (url, arn, dlq_url)
 }
 

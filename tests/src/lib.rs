@@ -155,6 +155,21 @@ pub fn event(function: &str, case: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
+/// The ARN of the queue at `url`, which event sources and redrive policies name.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(attribute.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("read the ARN of queue {url}: {e}"))
+        .attributes()
+        .and_then(|a| a.get(&attribute))
+        .unwrap_or_else(|| panic!("queue {url} has no ARN"))
+        .clone()
+}
+
 /// The Lambda event SQS's event source mapping would deliver for `messages` received from
 /// the queue `queue_arn`: the same fields, names and attribute strings.
 pub fn sqs_event(
