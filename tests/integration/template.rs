@@ -465,8 +465,8 @@ fn each_function_gets_exactly_the_environment_it_reads() {
                 .to_owned()
         })
         .collect();
-    let gates = &template["Resources"]["WeightShifter"]["Properties"]["Environment"]["Variables"]["GATE_ALARMS"]
-        ["Fn::Join"][1];
+    let variables = &template["Resources"]["WeightShifter"]["Properties"]["Environment"];
+    let gates = &variables["Variables"]["GATE_ALARMS"]["Fn::Join"][1];
     let gates = gates.as_array().unwrap();
     assert!(gates.len() >= 5);
     for gate in gates {

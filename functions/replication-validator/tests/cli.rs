@@ -15,7 +15,10 @@ use mysql_async::prelude::Queryable;
 
 fn server() -> String {
     std::env::var("MIGRATION_TEST_MYSQL_URL")
-        .expect("MIGRATION_TEST_MYSQL_URL is not set: run scripts/stack.sh up and source .local/stack.env")
+        .expect(
+            "MIGRATION_TEST_MYSQL_URL is not set: run scripts/stack.sh up and \
+             source .local/stack.env",
+        )
         .trim_end_matches('/')
         .to_owned()
 }
