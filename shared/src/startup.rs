@@ -105,7 +105,32 @@ pub fn init_tracing(to_stderr: bool) {
 /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, so the same binary talks to a local
 /// emulator when they are set and to AWS when they are not.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The HTTPS client every SDK client of a function shares: the SDK's own connector (its
+/// timeouts and sleep source, a proxy from `HTTPS_PROXY`/`NO_PROXY` as the SDK's
+/// default client reads them) over rustls with ring. The SDK's default client uses aws-lc,
+/// which would add more than a megabyte to every package for algorithms a client of AWS's
+/// endpoints never negotiates.
+#[must_use]
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// Passes on a function's configuration as read at cold start; one that cannot be used is
@@ -168,6 +193,57 @@ mod tests {
         fn make_writer(&'a self) -> Self {
             self.clone()
         }
+    }
+
+    /// Accepts one connection on 127.0.0.1 and returns the first three bytes the client sent,
+    /// or nothing if no client came within ten seconds.
+    fn first_bytes_of_one_connection() -> (u16, std::thread::JoinHandle<Option<[u8; 3]>>) {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let server = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if let Ok((mut stream, _)) = listener.accept() {
+                    stream.set_nonblocking(false).unwrap();
+                    let mut head = [0u8; 3];
+                    return stream.read_exact(&mut head).ok().map(|()| head);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            None
+        });
+        (port, server)
+    }
+
+    #[tokio::test]
+    async fn the_shared_client_opens_an_https_endpoint_with_a_tls_handshake() {
+        use aws_sdk_ssm::config::{Credentials, Region, retry::RetryConfig};
+        let (port, server) = first_bytes_of_one_connection();
+        let conf = aws_sdk_ssm::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(https_client())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDLOCAL", "local", None, None, "test"))
+            .endpoint_url(format!("https://127.0.0.1:{port}"))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let sent = aws_sdk_ssm::Client::from_conf(conf)
+            .get_parameter()
+            .name("/handshake")
+            .send()
+            .await;
+        // A TLS record of type handshake (22) carrying the ClientHello, under the record
+        // version 3.1 that TLS 1.2 and 1.3 clients both put on their first record.
+        assert_eq!(server.join().unwrap(), Some([0x16, 0x03, 0x01]));
+        // The listener closed without answering: a dispatch failure, not a panic over a
+        // missing crypto provider.
+        let err = sent.unwrap_err();
+        assert!(
+            matches!(err, aws_sdk_ssm::error::SdkError::DispatchFailure(_)),
+            "{err:?}"
+        );
     }
 
     fn log_one(format: LogFormat, level: Option<&str>) -> String {
