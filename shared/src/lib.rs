@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod params;
 pub mod secret;

@@ -9,7 +9,6 @@
 //! message that can never succeed (a body that is not JSON, a missing field) goes round
 //! until the queue's redrive policy moves it to the dead-letter queue.
 
-use std::fmt::Display;
 use std::future::Future;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -166,7 +165,7 @@ fn parse<T: DeserializeOwned>(record: SqsMessage) -> Result<Message<T>, Failure>
     let body = record
         .body
         .ok_or_else(|| permanent("message has no body".into()))?;
-    let body = serde_json::from_str(&body).map_err(|e| permanent(describe_json_error(&e)))?;
+    let body = crate::json::from_str(&body).map_err(|e| permanent(e.describe("body")))?;
     let attribute = |name: &str| record.attributes.get(name).cloned();
     Ok(Message {
         id,
@@ -177,87 +176,4 @@ fn parse<T: DeserializeOwned>(record: SqsMessage) -> Result<Message<T>, Failure>
         group_id: attribute("MessageGroupId"),
         deduplication_id: attribute("MessageDeduplicationId"),
     })
-}
-
-/// Says what is wrong with a body without quoting it: serde's messages can hold the
-/// offending value (`invalid type: string "hunter2"`), which may be a secret.
-#[must_use]
-pub fn describe_json_error(err: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let at = format!("line {} column {}", err.line(), err.column());
-    match err.classify() {
-        Category::Syntax | Category::Eof => format!("body is not valid JSON at {at}"),
-        Category::Data => format!("body has the wrong shape at {at}: {}", redact_quoted(err)),
-        Category::Io => format!("body could not be read at {at}"),
-    }
-}
-
-/// serde's message for `err` without the values it quotes (each becomes `"…"`) and without
-/// its trailing position: for reporting a malformed event or body whose values may be
-/// secrets.
-#[must_use]
-pub fn redact_quoted(err: &impl Display) -> String {
-    let text = err.to_string();
-    // serde_json puts its position at the end; callers report it apart, if at all.
-    let text = text
-        .rsplit_once(" at line ")
-        .map_or(text.as_str(), |(head, _)| head);
-    let mut out = String::with_capacity(text.len());
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            if !quoted {
-                out.push_str("\"…\"");
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Job {
-        table: String,
-        chunk: u32,
-    }
-
-    fn json_error(body: &str) -> String {
-        describe_json_error(&serde_json::from_str::<Job>(body).unwrap_err())
-    }
-
-    #[test]
-    fn a_wrong_type_is_described_without_the_value() {
-        let reason = json_error(r#"{"table":"t","chunk":"hunter2"}"#);
-        assert!(
-            reason.starts_with("body has the wrong shape at line 1 column"),
-            "{reason}"
-        );
-        assert!(reason.contains("expected u32"), "{reason}");
-        assert!(!reason.contains("hunter2"), "{reason}");
-    }
-
-    #[test]
-    fn a_missing_field_is_named() {
-        let reason = json_error(r#"{"table":"t"}"#);
-        assert_eq!(
-            reason,
-            "body has the wrong shape at line 1 column 13: missing field `chunk`"
-        );
-    }
-
-    #[test]
-    fn text_that_is_not_json_says_so() {
-        assert_eq!(
-            json_error("password=hunter2"),
-            "body is not valid JSON at line 1 column 1"
-        );
-    }
 }

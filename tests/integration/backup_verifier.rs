@@ -1046,7 +1046,7 @@ async fn every_sample_event_is_used_and_parses_as_its_kind() {
             this.contains(&format!("sample(\"{case}\")")),
             "{name} is used by no test"
         );
-        let parsed = backup_verifier::event::parse(sample(case));
+        let parsed = backup_verifier::event::parse(&sample(case));
         assert_eq!(parsed.is_err(), case == "malformed", "{case}: {parsed:?}");
     }
     assert_eq!(names.len(), 10);

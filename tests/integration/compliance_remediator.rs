@@ -908,7 +908,10 @@ async fn events_it_cannot_use_are_acknowledged_with_a_reason() {
             "malformed-missing-resource-id",
             "the detail has no resourceId",
         ),
-        ("malformed-evaluation-result", "malformed detail: "),
+        (
+            "malformed-evaluation-result",
+            "the detail has the wrong shape at `newEvaluationResult`: ",
+        ),
     ];
     for (case, reason) in malformed {
         let report = handle(event(FUNCTION, case), &f.deps).await.unwrap();

@@ -8,7 +8,7 @@
 //! that is not a non-empty string counts as absent. Only what a check cannot do without
 //! (the job's id and state) makes an event malformed.
 
-use migration_shared::sqs_batch::redact_quoted;
+use migration_shared::json;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -156,23 +156,22 @@ fn lenient<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
 pub struct Malformed(pub String);
 
 /// Parses the event Lambda was invoked with.
-pub fn parse(raw: Value) -> Result<Event, Malformed> {
-    let envelope: Envelope = serde_json::from_value(raw)
-        .map_err(|e| Malformed(format!("event envelope {}", describe(&e))))?;
+pub fn parse(raw: &Value) -> Result<Event, Malformed> {
+    let envelope: Envelope =
+        json::from_value(raw).map_err(|e| Malformed(e.describe("event envelope")))?;
     let origin = Origin {
         id: envelope.id,
         detail_type: envelope.detail_type.clone(),
         time: envelope.time,
     };
     let detail = envelope.detail;
-    let part = |what: &str, e: &serde_json::Error| {
-        Malformed(format!("{what} event detail {}", describe(e)))
-    };
+    let part =
+        |what: &str, e: &json::ShapeError| Malformed(e.describe(&format!("{what} event detail")));
     let trigger = match (envelope.source.as_str(), envelope.detail_type.as_str()) {
         ("aws.backup", BACKUP_JOB) => {
             require_text(&detail, "backup job", &["backupJobId", "state"])?;
             let mut job: BackupJob =
-                serde_json::from_value(detail).map_err(|e| part("backup job", &e))?;
+                json::from_value(&detail).map_err(|e| part("backup job", &e))?;
             if job.recovery_point_arn.is_none() {
                 job.recovery_point_arn = first_resource(&envelope.resources);
             }
@@ -180,7 +179,7 @@ pub fn parse(raw: Value) -> Result<Event, Malformed> {
         }
         ("aws.backup", COPY_JOB) => {
             require_text(&detail, "copy job", &["copyJobId", "state"])?;
-            Trigger::CopyJob(serde_json::from_value(detail).map_err(|e| part("copy job", &e))?)
+            Trigger::CopyJob(json::from_value(&detail).map_err(|e| part("copy job", &e))?)
         }
         ("aws.backup", RESTORE_JOB) => {
             let status = if detail.get("status").is_some() {
@@ -189,9 +188,7 @@ pub fn parse(raw: Value) -> Result<Event, Malformed> {
                 "state"
             };
             require_text(&detail, "restore job", &["restoreJobId", status])?;
-            Trigger::RestoreJob(
-                serde_json::from_value(detail).map_err(|e| part("restore job", &e))?,
-            )
+            Trigger::RestoreJob(json::from_value(&detail).map_err(|e| part("restore job", &e))?)
         }
         ("aws.events", SCHEDULED) => Trigger::Schedule,
         _ => {
@@ -235,11 +232,6 @@ fn first_resource(resources: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// serde's reason without any quoted value from the event.
-fn describe(err: &serde_json::Error) -> String {
-    format!("has the wrong shape: {}", redact_quoted(err))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,7 +244,7 @@ mod tests {
 
     #[test]
     fn a_completed_backup_job_takes_its_recovery_point_from_the_resources() {
-        let event = parse(backup(
+        let event = parse(&backup(
             &json!({"backupJobId": "j-1", "state": "COMPLETED", "backupVaultName": "v",
                    "bytesTransferred": "36048", "percentDone": 100}),
             &json!(["arn:aws:backup:us-east-1:1:recovery-point:rp-1"]),
@@ -271,7 +263,7 @@ mod tests {
 
     #[test]
     fn null_empty_and_object_fields_count_as_absent() {
-        let event = parse(json!({"detail-type": COPY_JOB, "source": "aws.backup",
+        let event = parse(&json!({"detail-type": COPY_JOB, "source": "aws.backup",
             "detail": {"copyJobId": "c-1", "state": "FAILED", "statusMessage": null,
                        "destinationRecoveryPointArn": {}, "destinationBackupVaultArn": ""}}))
         .unwrap();
@@ -286,7 +278,7 @@ mod tests {
     #[test]
     fn a_restore_job_reads_its_state_from_status_or_state() {
         for field in ["status", "state"] {
-            let event = parse(json!({"detail-type": RESTORE_JOB, "source": "aws.backup",
+            let event = parse(&json!({"detail-type": RESTORE_JOB, "source": "aws.backup",
                 "detail": {"restoreJobId": "r-1", field: "CREATED"}}))
             .unwrap();
             assert!(
@@ -298,12 +290,12 @@ mod tests {
 
     #[test]
     fn a_job_without_its_id_or_with_a_strange_state_is_malformed_and_not_quoted() {
-        let err = parse(backup(&json!({"state": "FAILED"}), &json!([]))).unwrap_err();
+        let err = parse(&backup(&json!({"state": "FAILED"}), &json!([]))).unwrap_err();
         assert_eq!(
             err.to_string(),
             "backup job event detail field `backupJobId` holds nothing, not text"
         );
-        let err = parse(backup(
+        let err = parse(&backup(
             &json!({"backupJobId": "j", "state": {"secret": "hunter2"}}),
             &json!([]),
         ))
@@ -316,11 +308,11 @@ mod tests {
 
     #[test]
     fn other_events_are_refused() {
-        let err = parse(json!({"detail-type": "Backup Vault State Change",
+        let err = parse(&json!({"detail-type": "Backup Vault State Change",
                                "source": "aws.backup", "detail": {}}))
         .unwrap_err();
         assert!(err.to_string().starts_with("event is neither"), "{err}");
-        let err = parse(json!([1, 2])).unwrap_err();
+        let err = parse(&json!([1, 2])).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("event envelope has the wrong shape"),
@@ -330,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_schedule_is_recognised() {
-        let event = parse(json!({"detail-type": SCHEDULED, "source": "aws.events",
+        let event = parse(&json!({"detail-type": SCHEDULED, "source": "aws.events",
                                  "resources": ["arn:aws:events:us-east-1:1:rule/daily"],
                                  "detail": {}}))
         .unwrap();

@@ -150,7 +150,7 @@ pub struct Report {
 /// Handles one invocation: reads the event, runs its checks, reports them.
 #[tracing::instrument(skip_all, fields(detail_type))]
 pub async fn handle(event: Value, deps: &Deps) -> Result<Report, Error> {
-    let (origin, results, malformed) = match event::parse(event) {
+    let (origin, results, malformed) = match event::parse(&event) {
         Ok(event) => {
             tracing::Span::current().record("detail_type", event.origin.detail_type.as_str());
             let results = match &event.trigger {

@@ -75,12 +75,12 @@ fn text(field: Option<String>, name: &str) -> Result<String, String> {
 /// Reads what `event` asks for; never fails, an unusable event says why.
 #[must_use]
 pub fn parse(event: &Value) -> Trigger {
-    let envelope: Envelope = match serde_json::from_value(event.clone()) {
+    let envelope: Envelope = match migration_shared::json::from_value(event) {
         Ok(e) => e,
-        Err(e) => return Trigger::Unusable(format!("not an EventBridge event: {e}")),
+        Err(e) => return Trigger::Unusable(e.describe("the EventBridge event")),
     };
     match (envelope.source.as_deref(), envelope.detail_type.as_deref()) {
-        (Some(CONFIG_SOURCE), Some(COMPLIANCE_CHANGE)) => match compliance(envelope.detail) {
+        (Some(CONFIG_SOURCE), Some(COMPLIANCE_CHANGE)) => match compliance(&envelope.detail) {
             Ok(change) => Trigger::Compliance(change),
             Err(reason) => Trigger::Unusable(reason),
         },
@@ -93,12 +93,12 @@ pub fn parse(event: &Value) -> Trigger {
     }
 }
 
-fn compliance(detail: Value) -> Result<ComplianceChange, String> {
+fn compliance(detail: &Value) -> Result<ComplianceChange, String> {
     if !detail.is_object() {
         return Err("the detail is not an object".to_owned());
     }
     let detail: Detail =
-        serde_json::from_value(detail).map_err(|e| format!("malformed detail: {e}"))?;
+        migration_shared::json::from_value(detail).map_err(|e| e.describe("the detail"))?;
     let compliance = detail
         .new_evaluation_result
         .and_then(|r| r.compliance_type)
@@ -156,7 +156,11 @@ mod tests {
         let Trigger::Unusable(reason) = parse(&event) else {
             panic!("a numeric resourceId was accepted")
         };
-        assert!(reason.starts_with("malformed detail: "), "{reason}");
+        assert_eq!(
+            reason,
+            "the detail has the wrong shape at `resourceId`: invalid type: integer `…`, \
+             expected a string"
+        );
         assert_eq!(
             parse(&json!({"source": "aws.s3", "detail-type": "Object Created"})),
             Trigger::Unusable(

@@ -41,9 +41,9 @@ pub struct Freeze {
 impl Freeze {
     /// Reads the freeze document stored in parameter `name`.
     pub fn parse(name: &str, text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::FreezeWindow {
+        migration_shared::json::from_str(text).map_err(|e| Error::FreezeWindow {
             name: name.to_owned(),
-            reason: format!("not a freeze document: {e}"),
+            reason: e.describe("the freeze document"),
         })
     }
 
@@ -144,9 +144,9 @@ impl LoopGuard {
         let count = match ssm.get_parameter().name(name).send().await {
             Ok(out) => {
                 let text = out.parameter.and_then(|p| p.value).unwrap_or_default();
-                serde_json::from_str::<Count>(&text).map_err(|e| Error::Aws {
+                migration_shared::json::from_str::<Count>(&text).map_err(|e| Error::Aws {
                     action: format!("read loop guard parameter {name}"),
-                    reason: format!("not a loop guard record: {e}"),
+                    reason: e.describe("the loop guard record"),
                     transience: migration_shared::Transience::Permanent,
                 })?
             }

@@ -604,9 +604,11 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| failed(e.to_string(), Transience::Transient))?
         .into_bytes();
-    serde_json::from_slice(&bytes)
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| failed("the stored plan is not UTF-8".into(), Transience::Permanent))?;
+    migration_shared::json::from_str(text)
         .map(Some)
-        .map_err(|e| failed(format!("not a plan: {e}"), Transience::Permanent))
+        .map_err(|e| failed(e.describe("the stored plan"), Transience::Permanent))
 }
 
 /// Shares dependencies with the runtime's handler closure.

@@ -27,8 +27,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use migration_shared::error::chain;
+use migration_shared::json;
 use migration_shared::metrics::{Metric, Metrics, Unit};
-use migration_shared::sqs_batch::{self, Message, Order, describe_json_error};
+use migration_shared::sqs_batch::{self, Message, Order};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -175,9 +176,8 @@ impl Trigger<'_> {
 /// sent directly. The answer is the partial batch response for SQS, a [`Report`] otherwise.
 pub async fn handle<B: Balancer>(event: Value, deps: &Deps<B>) -> Result<Value, Error> {
     if event.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| {
-            Error::Event(describe_json_error(&e).replacen("body", "the SQS batch", 1))
-        })?;
+        let batch: SqsEvent =
+            json::from_value(&event).map_err(|e| Error::Event(e.describe("the SQS batch")))?;
         let outcome =
             sqs_batch::process(batch, Order::Fifo, |m: Message<CommandBody>| async move {
                 let keys = m.body.keys(m.deduplication_id.as_deref(), Some(&m.id));
@@ -190,9 +190,8 @@ pub async fn handle<B: Balancer>(event: Value, deps: &Deps<B>) -> Result<Value, 
         return to_value(&tick(deps).await?);
     }
     if event.get("command").is_some() {
-        let body: CommandBody = serde_json::from_value(event).map_err(|e| {
-            Error::Command(describe_json_error(&e).replacen("body", "the command", 1))
-        })?;
+        let body: CommandBody =
+            json::from_value(&event).map_err(|e| Error::Command(e.describe("the command")))?;
         let keys = body.keys(None, None);
         return to_value(&command_with_keys(&body, keys, deps).await?);
     }

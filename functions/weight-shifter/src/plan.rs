@@ -75,12 +75,8 @@ struct RawStep {
 impl Plan {
     /// Parses and checks the plan's JSON text.
     pub fn parse(text: &str) -> Result<Self, PlanError> {
-        let raw: Vec<RawStep> = serde_json::from_str(text).map_err(|e| {
-            PlanError::Shape(
-                migration_shared::sqs_batch::describe_json_error(&e)
-                    .replacen("body", "the plan", 1),
-            )
-        })?;
+        let raw: Vec<RawStep> = migration_shared::json::from_str(text)
+            .map_err(|e| PlanError::Shape(e.describe("the plan")))?;
         let mut steps = Vec::with_capacity(raw.len());
         for (i, r) in raw.iter().enumerate() {
             let percent = u8::try_from(r.aws_percent)
@@ -210,7 +206,7 @@ mod tests {
             ),
             (
                 r#"{"steps":[]}"#,
-                "the plan has the wrong shape at line 1 column 0: invalid type: map, \
+                "the plan has the wrong shape (line 1 column 0): invalid type: map, \
                  expected a sequence",
             ),
         ];
@@ -219,11 +215,10 @@ mod tests {
             assert_eq!(err.to_string(), expected, "{text}");
         }
         let negative = Plan::parse(r#"[{"aws_percent":-5,"hold_seconds":60}]"#).unwrap_err();
-        assert!(
-            negative
-                .to_string()
-                .starts_with("the plan has the wrong shape"),
-            "{negative}"
+        assert_eq!(
+            negative.to_string(),
+            "the plan has the wrong shape at `[0].aws_percent` (line 1 column 18): invalid \
+             value: integer `…`, expected u64"
         );
         let typo = Plan::parse(r#"[{"aws_pct":100,"hold_seconds":60}]"#).unwrap_err();
         assert!(typo.to_string().contains("unknown field"), "{typo}");

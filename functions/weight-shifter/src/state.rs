@@ -158,15 +158,8 @@ pub enum StateError {
 impl State {
     /// Parses the state parameter's text.
     pub fn parse(text: &str) -> Result<Self, StateError> {
-        let state: Self = serde_json::from_str(text).map_err(|e| {
-            StateError::Shape(
-                migration_shared::sqs_batch::describe_json_error(&e).replacen(
-                    "body",
-                    "the state",
-                    1,
-                ),
-            )
-        })?;
+        let state: Self = migration_shared::json::from_str(text)
+            .map_err(|e| StateError::Shape(e.describe("the state")))?;
         for share in [state.aws_percent, state.last_good] {
             if share > 100 {
                 return Err(StateError::OutOfRange(share));
