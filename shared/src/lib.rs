@@ -1,10 +1,12 @@
 //! What every migration function shares: start-up, SQS batch handling, configuration,
-//! parameters and secrets, metrics, correlation and error reporting.
+//! parameters and secrets, metrics, alerts, reading JSON from outside, correlation and error
+//! reporting.
 //!
 //! A function's `main.rs` calls [`startup::init_tracing`], builds its dependencies once from
 //! [`startup::load_sdk_config`] and hands its handler to [`startup::serve`]; everything else
 //! here is used from the function's library.
 
+pub mod alert;
 pub mod config;
 pub mod error;
 pub mod json;

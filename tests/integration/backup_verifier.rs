@@ -221,7 +221,7 @@ impl World {
                     .unwrap();
             }
         }
-        all.sort_by_key(|a| (a["check"].to_string(), a["subject"].to_string()));
+        all.sort_by_key(|a| (a["details"]["check"].to_string(), a["subject"].to_string()));
         all
     }
 
@@ -414,7 +414,12 @@ async fn a_wrong_key_a_short_lifecycle_and_an_unlocked_vault_each_fail_and_alert
     let alerts = world.alerts().await;
     let summary: Vec<(&str, &str)> = alerts
         .iter()
-        .map(|a| (a["check"].as_str().unwrap(), a["reason"].as_str().unwrap()))
+        .map(|a| {
+            (
+                a["details"]["check"].as_str().unwrap(),
+                a["reason"].as_str().unwrap(),
+            )
+        })
         .collect();
     let wrong_key = format!(
         "the recovery point is encrypted with \
@@ -436,9 +441,10 @@ async fn a_wrong_key_a_short_lifecycle_and_an_unlocked_vault_each_fail_and_alert
             ),
         ]
     );
-    assert!(alerts.iter().all(|a| a["migrationId"] == "cutover-test"
-        && a["detailType"] == "Backup Job State Change"
-        && a["outcome"] == "failed"));
+    assert!(alerts.iter().all(|a| a["function"] == "backup-verifier"
+        && a["migration_id"] == "cutover-test"
+        && a["details"]["detail_type"] == "Backup Job State Change"
+        && a["kind"] == "check_failed"));
     let metrics = metric_values(&report.checks);
     assert!(metrics.contains(&("BackupCheckFailed", 3)), "{metrics:?}");
     assert!(
@@ -533,15 +539,20 @@ async fn when_aws_backup_refuses_the_call_the_checks_fail_loudly_and_the_handler
     let alerts = world.alerts().await;
     let checks: Vec<(&str, &str)> = alerts
         .iter()
-        .map(|a| (a["check"].as_str().unwrap(), a["outcome"].as_str().unwrap()))
+        .map(|a| {
+            (
+                a["details"]["check"].as_str().unwrap(),
+                a["kind"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         checks,
         [
-            ("Encryption", "unverified"),
-            ("RecoveryPoint", "unverified"),
-            ("Retention", "unverified"),
-            ("Vault", "unverified"),
+            ("Encryption", "check_unverified"),
+            ("RecoveryPoint", "check_unverified"),
+            ("Retention", "check_unverified"),
+            ("Vault", "check_unverified"),
         ]
     );
     world.clean_up().await;
@@ -576,7 +587,7 @@ async fn an_unknown_key_and_a_missing_vault_leave_their_checks_unverified() {
     let alerts = world.alerts().await;
     let checks: Vec<&str> = alerts
         .iter()
-        .map(|a| a["check"].as_str().unwrap())
+        .map(|a| a["details"]["check"].as_str().unwrap())
         .collect();
     assert_eq!(checks, ["Encryption", "VaultLock"]);
     assert!(
@@ -602,8 +613,11 @@ async fn a_failed_backup_job_alerts_with_its_status_message_and_reads_nothing() 
     let alerts = world.alerts().await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["subject"], "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7");
-    assert_eq!(alerts[0]["eventId"], "a2b9c4d1-6e7f-4a8b-9c0d-1e2f3a4b5c6d");
-    assert_eq!(alerts[0]["eventTime"], "2026-12-04T02:15:26Z");
+    assert_eq!(
+        alerts[0]["details"]["event_id"],
+        "a2b9c4d1-6e7f-4a8b-9c0d-1e2f3a4b5c6d"
+    );
+    assert_eq!(alerts[0]["details"]["event_time"], "2026-12-04T02:15:26Z");
     assert_eq!(
         alerts[0]["reason"],
         "backup job ended FAILED: Backup job failed because the IAM role cannot call \
@@ -737,8 +751,8 @@ async fn a_copy_that_cannot_be_read_in_the_dr_vault_fails_loudly() {
     );
     let alerts = world.alerts().await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0]["check"], "CopyEncryption");
-    assert_eq!(alerts[0]["outcome"], "unverified");
+    assert_eq!(alerts[0]["details"]["check"], "CopyEncryption");
+    assert_eq!(alerts[0]["kind"], "check_unverified");
     world.clean_up().await;
 }
 
@@ -848,7 +862,7 @@ async fn a_slow_restore_test_is_reported_failed_and_a_resource_left_behind_alert
         "arn:aws:rds:us-east-1:123456789012:cluster:awsbackup-restore-test-ab123456 was left \
          behind: AWS Backup failed to delete it: DBClusterNotFound while deleting"
     );
-    assert_eq!(alerts[1]["check"], "RestoreJob");
+    assert_eq!(alerts[1]["details"]["check"], "RestoreJob");
     world.clean_up().await;
 }
 
@@ -872,7 +886,7 @@ async fn a_validation_result_aws_backup_refuses_fails_loudly() {
     );
     let alerts = world.alerts().await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0]["check"], "RestoreValidation");
+    assert_eq!(alerts[0]["details"]["check"], "RestoreValidation");
     world.clean_up().await;
 }
 
@@ -998,7 +1012,7 @@ async fn a_malformed_event_is_refused_with_its_reason_and_alerted() {
     );
     let alerts = world.alerts().await;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0]["check"], "Event");
+    assert_eq!(alerts[0]["details"]["check"], "Event");
     assert!(world.fake.calls().is_empty());
     world.clean_up().await;
 }

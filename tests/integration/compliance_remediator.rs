@@ -515,7 +515,9 @@ async fn the_loop_guard_stops_after_the_limit_and_alerts() {
     let alerts = f.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["kind"], "loop_guard");
-    assert_eq!(alerts[0]["resource_id"], key.as_str());
+    assert_eq!(alerts[0]["function"], "compliance-remediator");
+    assert_eq!(alerts[0]["subject"], key.as_str());
+    assert_eq!(alerts[0]["details"]["resource_type"], "AWS::KMS::Key");
     assert_eq!(
         alerts[0]["migration_id"],
         f.deps.config.migration_id.as_str()
@@ -646,7 +648,7 @@ async fn unencrypted_database_storage_is_reported_for_a_person_never_fixed() {
     let alerts = f.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["kind"], "needs_person");
-    assert_eq!(alerts[0]["resource_type"], "AWS::RDS::DBCluster");
+    assert_eq!(alerts[0]["details"]["resource_type"], "AWS::RDS::DBCluster");
     assert_eq!(f.loop_guard_records().await, 0);
     delete_cluster(&f.deps, cluster.db_cluster_identifier().unwrap()).await;
 }

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use migration_shared::alert::Alert;
 use migration_shared::error::sdk_message;
 use migration_shared::metrics::Metric;
-use serde::Serialize;
 
 use crate::Deps;
 use crate::checks::{Check, CheckResult, Outcome};
@@ -24,30 +24,6 @@ pub const FUNCTION: &str = "backup-verifier";
 pub const FAILED_METRIC: &str = "BackupCheckFailed";
 /// The count of checks run.
 pub const RUN_METRIC: &str = "BackupChecksRun";
-
-/// The alert sent for one failed check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Alert<'a> {
-    /// Always `backup-verifier`.
-    pub function: &'a str,
-    /// The migration.
-    pub migration_id: &'a str,
-    /// The check's name.
-    pub check: &'static str,
-    /// What it was about.
-    pub subject: &'a str,
-    /// `failed` or `unverified`.
-    pub outcome: &'static str,
-    /// Why.
-    pub reason: &'a str,
-    /// The detail-type of the event that led to the check.
-    pub detail_type: &'a str,
-    /// EventBridge's id of that event.
-    pub event_id: Option<&'a str>,
-    /// When that event happened, as EventBridge wrote it.
-    pub event_time: Option<&'a str>,
-}
 
 /// The metric values for `results`: totals and a count per check that ran.
 #[must_use]
@@ -94,26 +70,29 @@ pub fn emit_metrics(deps: &Deps, results: &[CheckResult]) {
     deps.metrics.emit(&metrics);
 }
 
-/// The alert body for a failed result; `None` for a pass.
+/// The alert body for a failed result, in the shared shape (`migration_shared::alert`);
+/// `None` for a pass. `kind` is `check_failed` or `check_unverified`, `subject` what the
+/// check was about; `details` name the check and the event that led to it (`detail_type`,
+/// and `event_id` and `event_time` when EventBridge gave them).
 #[must_use]
 pub fn alert_body(migration_id: &str, result: &CheckResult, origin: &Origin) -> Option<String> {
-    let outcome = match result.outcome {
+    let kind = match result.outcome {
         Outcome::Passed(_) => return None,
-        Outcome::Failed(_) => "failed",
-        Outcome::Unverified(_) => "unverified",
+        Outcome::Failed(_) => "check_failed",
+        Outcome::Unverified(_) => "check_unverified",
     };
-    let alert = Alert {
-        function: FUNCTION,
+    let alert = Alert::new(
+        FUNCTION,
         migration_id,
-        check: result.check.name(),
-        subject: &result.subject,
-        outcome,
-        reason: result.outcome.reason(),
-        detail_type: &origin.detail_type,
-        event_id: origin.id.as_deref(),
-        event_time: origin.time.as_deref(),
-    };
-    serde_json::to_string(&alert).ok()
+        kind,
+        &result.subject,
+        result.outcome.reason(),
+    )
+    .detail("check", Some(result.check.name()))
+    .detail("detail_type", Some(&origin.detail_type))
+    .detail("event_id", origin.id.as_deref())
+    .detail("event_time", origin.time.as_deref());
+    Some(alert.body())
 }
 
 /// Sends one alert per failed result; the error names the queue and the first failure.
@@ -181,10 +160,24 @@ mod tests {
             serde_json::from_str(&alert_body("cutover-1", &failed, &origin).unwrap()).unwrap();
         assert_eq!(
             body,
-            serde_json::json!({"function": "backup-verifier", "migrationId": "cutover-1",
-                "check": "Rpo", "subject": "arn:r", "outcome": "failed", "reason": "too old",
-                "detailType": "Scheduled Event", "eventId": "ev-1",
-                "eventTime": "2026-12-04T06:00:00Z"})
+            serde_json::json!({"function": "backup-verifier", "migration_id": "cutover-1",
+                "kind": "check_failed", "subject": "arn:r", "reason": "too old",
+                "details": {"check": "Rpo", "detail_type": "Scheduled Event",
+                    "event_id": "ev-1", "event_time": "2026-12-04T06:00:00Z"}})
+        );
+        let unverified =
+            CheckResult::new(Check::Rpo, "arn:r", Outcome::Unverified("denied".into()));
+        let bare = Origin {
+            id: None,
+            detail_type: "Scheduled Event".into(),
+            time: None,
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&alert_body("cutover-1", &unverified, &bare).unwrap()).unwrap();
+        assert_eq!(body["kind"], "check_unverified");
+        assert_eq!(
+            body["details"],
+            serde_json::json!({"check": "Rpo", "detail_type": "Scheduled Event"})
         );
         let passed = CheckResult::new(Check::Rpo, "arn:r", Outcome::Passed("fine".into()));
         assert_eq!(alert_body("cutover-1", &passed, &origin), None);

@@ -1,36 +1,16 @@
-//! Alerts for a person: a JSON message on the alert queue (`ALERT_QUEUE_URL`).
+//! Alerts for a person, in the shared shape (`migration_shared::alert`) on the alert queue
+//! (`ALERT_QUEUE_URL`), sent as [`crate::FUNCTION_NAME`]. `kind` is `loop_guard` or `needs_person`; `subject` is the resource
+//! id; `details` hold the rule and the resource type:
 //!
 //! ```json
-//! {"source":"compliance-remediator","migration_id":"cutover-1","kind":"loop_guard",
-//!  "rule":"db-ports-restricted","resource_type":"AWS::EC2::SecurityGroup",
-//!  "resource_id":"sg-0abc","reason":"remediated 3 times within the hour"}
+//! {"function":"compliance-remediator","migration_id":"cutover-1","kind":"loop_guard",
+//!  "subject":"sg-0abc","reason":"remediated 3 times within the hour",
+//!  "details":{"resource_type":"AWS::EC2::SecurityGroup","rule":"cutover-1-restricted-incoming-traffic"}}
 //! ```
 
-use serde::Serialize;
+pub use migration_shared::alert::Alert;
 
 use crate::error::Error;
-
-/// The alert's `source`.
-pub const ALERT_SOURCE: &str = "compliance-remediator";
-
-/// One alert.
-#[derive(Debug, Clone, Serialize)]
-pub struct Alert<'a> {
-    /// Always [`ALERT_SOURCE`].
-    pub source: &'a str,
-    /// The migration.
-    pub migration_id: &'a str,
-    /// `loop_guard` or `needs_person`.
-    pub kind: &'a str,
-    /// The rule.
-    pub rule: &'a str,
-    /// The resource type.
-    pub resource_type: &'a str,
-    /// The resource.
-    pub resource_id: &'a str,
-    /// What the person should know.
-    pub reason: &'a str,
-}
 
 /// Sends `alert` to the queue at `queue_url`.
 pub async fn send(
@@ -38,10 +18,9 @@ pub async fn send(
     queue_url: &str,
     alert: &Alert<'_>,
 ) -> Result<(), Error> {
-    let body = serde_json::to_string(alert).unwrap_or_default();
     sqs.send_message()
         .queue_url(queue_url)
-        .message_body(body)
+        .message_body(alert.body())
         .send()
         .await
         .map_err(|e| Error::aws(format!("send alert to {queue_url}"), &e))?;

@@ -34,7 +34,7 @@ use migration_shared::metrics::Metrics;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::alert::{ALERT_SOURCE, Alert};
+use crate::alert::Alert;
 use crate::audit::{Decision, Outcome};
 pub use crate::config::Config;
 pub use crate::error::Error;
@@ -332,15 +332,15 @@ async fn attempt(
 }
 
 async fn send_alert(deps: &Deps, s: &Subject<'_>, kind: &str, reason: &str) -> Result<(), Error> {
-    let alert = Alert {
-        source: ALERT_SOURCE,
-        migration_id: &deps.config.migration_id,
+    let alert = Alert::new(
+        FUNCTION_NAME,
+        &deps.config.migration_id,
         kind,
-        rule: s.rule,
-        resource_type: s.resource_type,
-        resource_id: s.resource_id,
+        s.resource_id,
         reason,
-    };
+    )
+    .detail("rule", Some(s.rule))
+    .detail("resource_type", Some(s.resource_type));
     alert::send(&deps.sqs, &deps.config.alert_queue_url, &alert).await
 }
 

@@ -248,16 +248,16 @@ pub async fn run(
         .iter()
         .map(|a| {
             (
-                a["migrationId"].as_str().unwrap_or_default(),
-                a["check"].as_str().unwrap_or_default(),
-                a["outcome"].as_str().unwrap_or_default(),
+                a["migration_id"].as_str().unwrap_or_default(),
+                a["details"]["check"].as_str().unwrap_or_default(),
+                a["kind"].as_str().unwrap_or_default(),
             )
         })
         .collect();
     expect_eq(
         "alerts on the alert queue",
         &seen,
-        &vec![(migration_id, "Encryption", "failed")],
+        &vec![(migration_id, "Encryption", "check_failed")],
     )?;
     note(&format!(
         "read back: one alert on the alert queue, {}",
