@@ -73,36 +73,74 @@ start_cloudwatch_adapter() {
   die "the CloudWatch adapter did not start; its log: $run/cloudwatch.log"
 }
 
-install_mariadb() {
-  command -v apt-get >/dev/null || die "no MariaDB on 127.0.0.1:3306 and no apt-get to install one"
+install_package() { # package
+  command -v apt-get >/dev/null || die "$1 is missing and there is no apt-get to install it"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  say "installing mariadb-server from Debian's packages"
+  say "installing $1 from Debian's packages"
   $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server >/dev/null \
-    || die "apt-get could not install mariadb-server"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null \
+    || die "apt-get could not install $1"
 }
+
+install_mariadb() { install_package mariadb-server; }
 
 start_mariadb() {
   if [ -z "${MIGRATION_MYSQL_PORT:-}" ] && mysql_ping 3306; then
     echo 3306 >"$run/mysql.port"; return
   fi
-  if alive "$run/mariadb.pid" && mysql_ping "$(cat "$run/mysql.port")"; then return; fi
+  throwaway_mariadb mariadb mysql "${MIGRATION_MYSQL_PORT:-}"
+}
+
+# A CA and a server certificate for 127.0.0.1 under $run/tls, for the TLS server.
+make_certificates() {
+  local tls="$run/tls"
+  [ -s "$tls/server.pem" ] && [ -s "$tls/ca.pem" ] && return
+  command -v openssl >/dev/null || install_package openssl
+  rm -rf "$tls"; mkdir -p "$tls"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=payment-migration test CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$tls/server.key" -out "$tls/server.csr"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+      >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$tls/server.ext" -out "$tls/server.pem"
+  } >"$run/tls.log" 2>&1 || die "openssl could not make the test certificates; its log: $run/tls.log"
+}
+
+# A second, throw-away MariaDB that offers TLS (the one on 3306 usually does not), for the
+# validator's TLS tests.
+start_tls_mariadb() {
+  make_certificates
+  throwaway_mariadb mariadb-tls mysql-tls "" --ssl-ca="$run/tls/ca.pem" \
+    --ssl-cert="$run/tls/server.pem" --ssl-key="$run/tls/server.key"
+  # A user the server lets in over TLS only: a test that gets through as it has proved TLS.
+  local client; client=$(command -v mariadb || command -v mysql) || die "no mariadb client"
+  "$client" --no-defaults --socket="$run/mariadb-tls/mysqld.sock" -uroot -e \
+    "CREATE USER IF NOT EXISTS 'tls_user'@'127.0.0.1' REQUIRE SSL; GRANT ALL ON *.* TO 'tls_user'@'127.0.0.1';" \
+    >/dev/null 2>&1 || die "could not create tls_user on the TLS server"
+}
+
+throwaway_mariadb() { # name port-name [port] [mariadbd options...]
+  local name=$1 portname=$2 wanted=$3; shift 3
+  if alive "$run/$name.pid" && mysql_ping "$(cat "$run/$portname.port")"; then return; fi
   local daemon; daemon=$(command -v mariadbd || echo /usr/sbin/mariadbd)
   [ -x "$daemon" ] || { install_mariadb; daemon=$(command -v mariadbd || echo /usr/sbin/mariadbd); }
-  local data="$run/mariadb" port="${MIGRATION_MYSQL_PORT:-$(free_port)}"
+  local data="$run/$name" port="${wanted:-$(free_port)}"
   local user; user=$(id -un)
   if [ ! -d "$data/db/mysql" ]; then
     rm -rf "$data"; mkdir -p "$data"
     local installer; installer=$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)
     "$installer" --no-defaults --datadir="$data/db" --user="$user" \
-      --auth-root-authentication-method=normal --skip-test-db >"$run/mariadb-install.log" 2>&1 \
-      || die "mariadb-install-db failed; its log: $run/mariadb-install.log"
+      --auth-root-authentication-method=normal --skip-test-db >"$run/$name-install.log" 2>&1 \
+      || die "mariadb-install-db failed; its log: $run/$name-install.log"
   fi
   say "starting a throw-away mariadbd on 127.0.0.1:$port (data under $data)"
   nohup "$daemon" --no-defaults --datadir="$data/db" --socket="$data/mysqld.sock" \
     --port="$port" --bind-address=127.0.0.1 --user="$user" \
-    --pid-file="$data/mysqld.pid" >"$run/mariadb.log" 2>&1 &
-  echo $! >"$run/mariadb.pid"; echo "$port" >"$run/mysql.port"
+    --pid-file="$data/mysqld.pid" "$@" >"$run/$name.log" 2>&1 &
+  echo $! >"$run/$name.pid"; echo "$port" >"$run/$portname.port"
   for _ in $(seq 1 150); do
     if [ -S "$data/mysqld.sock" ]; then break; fi
     sleep 0.2
@@ -112,7 +150,7 @@ start_mariadb() {
     "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;" \
     >/dev/null 2>&1 || true
   for _ in $(seq 1 100); do mysql_ping "$port" && return 0; sleep 0.2; done
-  die "mariadbd did not answer on 127.0.0.1:$port; its log: $run/mariadb.log"
+  die "mariadbd did not answer on 127.0.0.1:$port; its log: $run/$name.log"
 }
 
 write_env() {
@@ -126,6 +164,9 @@ export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 export MIGRATION_TEST_MYSQL_URL=mysql://root@127.0.0.1:$(cat "$run/mysql.port")
+export MIGRATION_TEST_MYSQL_TLS_URL=mysql://root@127.0.0.1:$(cat "$run/mysql-tls.port")
+export MIGRATION_TEST_MYSQL_TLS_ONLY_USER=tls_user
+export MIGRATION_TEST_MYSQL_TLS_CA=$run/tls/ca.pem
 export MIGRATION_VENV=$VENV
 EOF
 }
@@ -142,6 +183,7 @@ case "${1:-}" in
     start_moto
     start_cloudwatch_adapter
     start_mariadb
+    start_tls_mariadb
     write_env
     say "ready: source $envfile"
     ;;
@@ -149,6 +191,7 @@ case "${1:-}" in
     stop_one cloudwatch
     stop_one moto
     stop_one mariadb
+    stop_one mariadb-tls
     rm -f "$envfile"
     ;;
   env)

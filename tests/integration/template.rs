@@ -384,6 +384,10 @@ fn contract() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "TARGET_DB_HOST",
                 "TARGET_DB_PORT",
                 "TARGET_DB_NAME",
+                "SOURCE_DB_SSL_MODE",
+                "SOURCE_DB_SSL_CA",
+                "TARGET_DB_SSL_MODE",
+                "TARGET_DB_SSL_CA",
                 "LAG_WINDOW_SECONDS",
                 "RECHECK_DELAY_SECONDS",
                 "CHANGE_COLUMN",
@@ -439,6 +443,41 @@ fn contract() -> BTreeMap<&'static str, Vec<&'static str>> {
             ],
         ),
     ])
+}
+
+#[cfg(feature = "replication-validator")]
+#[test]
+fn the_validator_reaches_both_databases_over_tls_by_default_and_aurora_insists() {
+    use replication_validator::db::SslMode;
+    let template = load_template();
+    let params = &template["Parameters"];
+    assert_eq!(params["AuroraRequireSecureTransport"]["Default"], "ON");
+    for side in ["SourceDbSslMode", "TargetDbSslMode"] {
+        assert_eq!(params[side]["Default"], "required", "{side}");
+        // Every value the stack accepts is one the function reads.
+        let allowed: Vec<SslMode> = params[side]["AllowedValues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                SslMode::Disabled,
+                SslMode::Required,
+                SslMode::VerifyCa,
+                SslMode::VerifyIdentity
+            ]
+        );
+    }
+    let vars =
+        &template["Resources"]["ReplicationValidator"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        vars["TARGET_DB_SSL_MODE"],
+        json!({"Ref": "TargetDbSslMode"})
+    );
+    assert_eq!(vars["SOURCE_DB_SSL_CA"], json!({"Ref": "SourceDbSslCa"}));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! tests run in parallel, throw-away databases on MariaDB, and the sample events.
 //!
 //! The stack is started by `scripts/test.sh` (or `scripts/stack.sh up`), which exports
-//! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_CLOUDWATCH` and `MIGRATION_TEST_MYSQL_URL`. The
+//! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_CLOUDWATCH` and `MIGRATION_TEST_MYSQL_URL` (and,
+//! for the validator's TLS tests, `MIGRATION_TEST_MYSQL_TLS_URL`). The
 //! functions reach moto through those standard variables, exactly as they would reach AWS
 //! without them.
 #![expect(

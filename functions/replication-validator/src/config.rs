@@ -1,9 +1,12 @@
 //! The Lambda function's configuration: every environment variable it reads, as a constant,
 //! and the typed settings read from them once per cold start.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use migration_shared::config::{ConfigError, Env};
+
+use crate::db::{SslMode, Tls};
 
 pub use migration_shared::config::MIGRATION_ID;
 /// The CloudWatch namespace of the metrics; `PaymentMigration` when unset.
@@ -29,6 +32,16 @@ pub const TARGET_DB_HOST: &str = "TARGET_DB_HOST";
 pub const TARGET_DB_PORT: &str = "TARGET_DB_PORT";
 /// The target's database; overrides the secret's `dbname`.
 pub const TARGET_DB_NAME: &str = "TARGET_DB_NAME";
+/// How the source's connections are protected: `disabled` (the default), `required`,
+/// `verify_ca` or `verify_identity`, as the MySQL client's `--ssl-mode`.
+pub const SOURCE_DB_SSL_MODE: &str = "SOURCE_DB_SSL_MODE";
+/// A PEM file of the authorities the source's certificate must chain to, instead of the
+/// public web roots; only with `verify_ca` or `verify_identity`.
+pub const SOURCE_DB_SSL_CA: &str = "SOURCE_DB_SSL_CA";
+/// The target's TLS mode, as the source's.
+pub const TARGET_DB_SSL_MODE: &str = "TARGET_DB_SSL_MODE";
+/// The target's CA file (for Aurora, the RDS certificate bundle shipped with the function).
+pub const TARGET_DB_SSL_CA: &str = "TARGET_DB_SSL_CA";
 /// Seconds within which a source change may not have replicated yet; 60 when unset.
 pub const LAG_WINDOW_SECONDS: &str = "LAG_WINDOW_SECONDS";
 /// Seconds to wait before re-reading a recent differing row; 5 when unset.
@@ -53,7 +66,37 @@ pub struct DbSettings {
     pub port: Option<u16>,
     /// Database override.
     pub name: Option<String>,
+    /// Plain TCP or TLS.
+    pub tls: Tls,
 }
+
+/// The variables that describe one side.
+struct SideVariables {
+    secret: &'static str,
+    host: &'static str,
+    port: &'static str,
+    name: &'static str,
+    ssl_mode: &'static str,
+    ssl_ca: &'static str,
+}
+
+const SOURCE: SideVariables = SideVariables {
+    secret: SOURCE_DB_SECRET_ID,
+    host: SOURCE_DB_HOST,
+    port: SOURCE_DB_PORT,
+    name: SOURCE_DB_NAME,
+    ssl_mode: SOURCE_DB_SSL_MODE,
+    ssl_ca: SOURCE_DB_SSL_CA,
+};
+
+const TARGET: SideVariables = SideVariables {
+    secret: TARGET_DB_SECRET_ID,
+    host: TARGET_DB_HOST,
+    port: TARGET_DB_PORT,
+    name: TARGET_DB_NAME,
+    ssl_mode: TARGET_DB_SSL_MODE,
+    ssl_ca: TARGET_DB_SSL_CA,
+};
 
 /// The function's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,21 +125,23 @@ pub struct Config {
     pub chunk_max_rows: u64,
 }
 
-fn db(
-    env: &Env,
-    secret: &str,
-    host: &str,
-    port: &str,
-    name: &str,
-) -> Result<DbSettings, ConfigError> {
+fn db(env: &Env, vars: &SideVariables) -> Result<DbSettings, ConfigError> {
+    let mode = env.parse_or(vars.ssl_mode, SslMode::Disabled)?;
+    let tls = Tls::new(mode, env.optional(vars.ssl_ca).map(PathBuf::from)).map_err(|reason| {
+        ConfigError::Invalid {
+            name: vars.ssl_ca.to_owned(),
+            reason,
+        }
+    })?;
     Ok(DbSettings {
-        secret_id: env.required(secret)?,
-        host: env.optional(host),
+        secret_id: env.required(vars.secret)?,
+        host: env.optional(vars.host),
         port: env
-            .optional(port)
-            .map(|_| env.parse_required(port))
+            .optional(vars.port)
+            .map(|_| env.parse_required(vars.port))
             .transpose()?,
-        name: env.optional(name),
+        name: env.optional(vars.name),
+        tls,
     })
 }
 
@@ -110,20 +155,8 @@ impl Config {
                 .unwrap_or_else(|| "PaymentMigration".to_owned()),
             queue_url: env.required(VALIDATION_QUEUE_URL)?,
             results_bucket: env.required(RESULTS_BUCKET)?,
-            source: db(
-                env,
-                SOURCE_DB_SECRET_ID,
-                SOURCE_DB_HOST,
-                SOURCE_DB_PORT,
-                SOURCE_DB_NAME,
-            )?,
-            target: db(
-                env,
-                TARGET_DB_SECRET_ID,
-                TARGET_DB_HOST,
-                TARGET_DB_PORT,
-                TARGET_DB_NAME,
-            )?,
+            source: db(env, &SOURCE)?,
+            target: db(env, &TARGET)?,
             change_column: env.optional(CHANGE_COLUMN),
             lag_window: env.seconds(LAG_WINDOW_SECONDS, Duration::from_mins(1))?,
             recheck_delay: env.seconds(RECHECK_DELAY_SECONDS, Duration::from_secs(5))?,
@@ -164,6 +197,61 @@ mod tests {
         assert_eq!(config.target.name.as_deref(), Some("shop"));
         assert_eq!(config.source.port, None);
         assert_eq!(config.change_column, None);
+    }
+
+    #[test]
+    fn each_side_has_its_own_tls_settings_and_plain_tcp_by_default() {
+        let config = Config::from_env(&Env::from_pairs(base())).unwrap();
+        assert_eq!(
+            (config.source.tls.mode, config.target.tls.mode),
+            (SslMode::Disabled, SslMode::Disabled)
+        );
+        let mut pairs = base();
+        pairs.extend([
+            (SOURCE_DB_SSL_MODE, "REQUIRED"),
+            (TARGET_DB_SSL_MODE, "verify-identity"),
+            (TARGET_DB_SSL_CA, "/var/task/rds-global-bundle.pem"),
+        ]);
+        let config = Config::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(
+            config.source.tls,
+            Tls {
+                mode: SslMode::Required,
+                ca: None
+            }
+        );
+        assert_eq!(
+            config.target.tls,
+            Tls {
+                mode: SslMode::VerifyIdentity,
+                ca: Some(PathBuf::from("/var/task/rds-global-bundle.pem"))
+            }
+        );
+    }
+
+    #[test]
+    fn a_tls_setting_that_cannot_be_honoured_is_named() {
+        let mut pairs = base();
+        pairs.push((TARGET_DB_SSL_MODE, "prefer"));
+        assert_eq!(
+            Config::from_env(&Env::from_pairs(pairs))
+                .unwrap_err()
+                .to_string(),
+            "invalid environment variable TARGET_DB_SSL_MODE: expected disabled, required, \
+             verify_ca or verify_identity"
+        );
+        let mut pairs = base();
+        pairs.extend([
+            (SOURCE_DB_SSL_MODE, "required"),
+            (SOURCE_DB_SSL_CA, "/ca.pem"),
+        ]);
+        assert_eq!(
+            Config::from_env(&Env::from_pairs(pairs))
+                .unwrap_err()
+                .to_string(),
+            "invalid environment variable SOURCE_DB_SSL_CA: a CA file is only used with ssl \
+             mode verify_ca or verify_identity, not required"
+        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Connections to one side: a bounded pool whose every connection pins the session
 //! character set (utf8mb4), time zone (`+00:00`) and a statement time budget, so both sides
-//! are read the same way and a validation never holds production up for long.
+//! are read the same way and a validation never holds production up for long. Each side
+//! connects in plain TCP or over TLS as its [`SslMode`] says (rustls, as the SDK's client).
 
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
 pub use crate::error::Side;
 use crate::error::ValidatorError;
@@ -45,6 +49,116 @@ pub enum Flavor {
     MySql,
 }
 
+/// How a side's connections are protected, after the MySQL client's `--ssl-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    /// Plain TCP.
+    #[default]
+    Disabled,
+    /// TLS, and a server without it is refused; its certificate is not checked, which keeps
+    /// the traffic from being read on the way but not a server from being impersonated.
+    Required,
+    /// TLS with a certificate that chains to a trusted authority: the `ssl_ca` file, else
+    /// the public web roots.
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host connected to.
+    VerifyIdentity,
+}
+
+impl SslMode {
+    /// The name it is written as: `disabled`, `required`, `verify_ca`, `verify_identity`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Required => "required",
+            Self::VerifyCa => "verify_ca",
+            Self::VerifyIdentity => "verify_identity",
+        }
+    }
+
+    fn verifies(self) -> bool {
+        matches!(self, Self::VerifyCa | Self::VerifyIdentity)
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SslMode {
+    type Err = String;
+
+    /// Any case, `-` or `_`: `VERIFY_IDENTITY`, `verify-identity`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim().to_ascii_lowercase().replace('-', "_");
+        [
+            Self::Disabled,
+            Self::Required,
+            Self::VerifyCa,
+            Self::VerifyIdentity,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+        .ok_or_else(|| "expected disabled, required, verify_ca or verify_identity".to_owned())
+    }
+}
+
+/// A side's TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tls {
+    /// The mode.
+    pub mode: SslMode,
+    /// A PEM file of the authorities to trust instead of the public web roots (for Aurora,
+    /// the RDS certificate bundle); only with `verify_ca` or `verify_identity`.
+    pub ca: Option<PathBuf>,
+}
+
+impl Tls {
+    /// Checks that the settings go together: an `ssl_ca` is only read when certificates are
+    /// verified, and a file that would be ignored is more likely a mistake than a wish.
+    pub fn new(mode: SslMode, ca: Option<PathBuf>) -> Result<Self, String> {
+        if ca.is_some() && !mode.verifies() {
+            return Err(format!(
+                "a CA file is only used with ssl mode verify_ca or verify_identity, not {mode}"
+            ));
+        }
+        Ok(Self { mode, ca })
+    }
+
+    /// The driver's TLS options, with the CA file read; `None` for plain TCP.
+    async fn driver_options(&self) -> Result<Option<SslOpts>, String> {
+        let mut opts = match self.mode {
+            SslMode::Disabled => return Ok(None),
+            SslMode::Required => SslOpts::default().with_danger_accept_invalid_certs(true),
+            SslMode::VerifyCa => SslOpts::default().with_danger_skip_domain_validation(true),
+            SslMode::VerifyIdentity => SslOpts::default(),
+        };
+        if let Some(path) = &self.ca {
+            let pem = tokio::fs::read(path)
+                .await
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+            if !pem
+                .windows(CERTIFICATE.len())
+                .any(|w| w == CERTIFICATE.as_bytes())
+            {
+                return Err(format!(
+                    "the CA file {} holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            opts = opts
+                .with_root_certs(vec![pem.into()])
+                .with_disable_built_in_roots(true);
+        }
+        Ok(Some(opts))
+    }
+}
+
+const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";
+
 /// Where to connect: host, port, user, password and database. `Debug` masks the password.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -58,25 +172,36 @@ pub struct Endpoint {
     pub password: Secret,
     /// The database (schema) holding the tables.
     pub database: String,
+    /// Plain TCP or TLS.
+    pub tls: Tls,
 }
 
 impl Endpoint {
-    /// Parses `mysql://user:pass@host:port/db`. Errors describe what is missing without
-    /// repeating the URL, which holds the password. A URL asking for TLS (`require_ssl`,
-    /// `verify_ca`, `verify_identity`, `built_in_roots`) is refused: the driver is built
-    /// without TLS, so honouring the rest of the URL would mean connecting in plain text.
+    /// Parses `mysql://user:pass@host:port/db?ssl_mode=verify_identity&ssl_ca=/path.pem`.
+    /// `ssl_mode` is `disabled` (the default), `required`, `verify_ca` or `verify_identity`;
+    /// `ssl_ca` alone means `verify_identity`. The driver's own TLS options (`require_ssl`,
+    /// `verify_ca`, ...) are refused in favour of these, so that a URL says one thing only.
+    /// Errors describe what is wrong without repeating the URL, which holds the password.
     pub fn from_url(side: Side, url: &str) -> Result<Self, ValidatorError> {
         let invalid = |reason: &str| ValidatorError::InvalidUrl {
             side,
             reason: reason.to_owned(),
         };
-        let opts = Opts::from_url(url)
-            .map_err(|_| invalid("expected mysql://user:password@host:port/database"))?;
-        if let Some(option) = tls_option(url).or(opts.ssl_opts().map(|_| "require_ssl")) {
+        if let Some(option) = driver_tls_option(url) {
             return Err(invalid(&format!(
-                "TLS is not supported (the url sets {option}): connections are plain text"
+                "{option} is not read here; say ssl_mode=required, verify_ca or \
+                 verify_identity (and ssl_ca=PATH for a private authority)"
             )));
         }
+        let (url, mode, ca) = take_tls_options(url).map_err(|e| invalid(&e))?;
+        let mode = match (mode, &ca) {
+            (Some(mode), _) => mode,
+            (None, Some(_)) => SslMode::VerifyIdentity,
+            (None, None) => SslMode::Disabled,
+        };
+        let tls = Tls::new(mode, ca).map_err(|e| invalid(&e))?;
+        let opts = Opts::from_url(&url)
+            .map_err(|_| invalid("expected mysql://user:password@host:port/database"))?;
         let database = opts
             .db_name()
             .filter(|d| !d.is_empty())
@@ -88,28 +213,80 @@ impl Endpoint {
             user: opts.user().unwrap_or_default().to_owned(),
             password: Secret::new(opts.pass().unwrap_or_default()),
             database,
+            tls,
         })
     }
 }
 
-/// The URL options that ask the driver for TLS, which this build does not have.
-const TLS_OPTIONS: [&str; 4] = [
+/// The driver's own URL options for TLS, which are refused in favour of `ssl_mode`.
+const DRIVER_TLS_OPTIONS: [&str; 4] = [
     "require_ssl",
     "verify_ca",
     "verify_identity",
     "built_in_roots",
 ];
 
-/// The first TLS option the query string of `url` sets, if any. The driver is built without
-/// TLS and would otherwise drop such an option and connect in plain text.
-fn tls_option(url: &str) -> Option<&'static str> {
+/// The first of the driver's TLS options the query string of `url` sets, if any.
+fn driver_tls_option(url: &str) -> Option<&'static str> {
     let (_, query) = url.split_once('?')?;
     query.split('&').find_map(|pair| {
         let key = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
-        TLS_OPTIONS
+        DRIVER_TLS_OPTIONS
             .into_iter()
             .find(|o| o.eq_ignore_ascii_case(key))
     })
+}
+
+/// Takes `ssl_mode` and `ssl_ca` (or `ssl-mode`, `ssl-ca`) out of the query string of
+/// `url`, which the driver would refuse as unknown: the URL left, the mode, the CA file.
+fn take_tls_options(url: &str) -> Result<(String, Option<SslMode>, Option<PathBuf>), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None, None));
+    };
+    let (mut mode, mut ca, mut rest) = (None, None, Vec::new());
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "ssl_mode" => {
+                mode = Some(
+                    value
+                        .parse::<SslMode>()
+                        .map_err(|e| format!("ssl_mode: {e}"))?,
+                );
+            }
+            "ssl_ca" if value.trim().is_empty() => return Err("ssl_ca is empty".to_owned()),
+            "ssl_ca" => ca = Some(PathBuf::from(percent_decoded(value)?)),
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, mode, ca))
+}
+
+/// `%2F` and the like in a URL's value, decoded.
+fn percent_decoded(value: &str) -> Result<String, String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let byte = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .filter(|_| bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit())
+                .ok_or_else(|| "ssl_ca has a malformed %-escape".to_owned())?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "ssl_ca is not UTF-8 once decoded".to_owned())
 }
 
 /// One side's database: a bounded pool and what the server supports.
@@ -122,7 +299,7 @@ pub struct Database {
     limits: Limits,
 }
 
-fn builder(endpoint: &Endpoint) -> OptsBuilder {
+fn builder(endpoint: &Endpoint, ssl: Option<SslOpts>) -> OptsBuilder {
     OptsBuilder::default()
         .ip_or_hostname(endpoint.host.clone())
         .tcp_port(endpoint.port)
@@ -130,6 +307,7 @@ fn builder(endpoint: &Endpoint) -> OptsBuilder {
         .pass(Some(endpoint.password.expose().to_owned()))
         .db_name(Some(endpoint.database.clone()))
         .prefer_socket(false)
+        .ssl_opts(ssl)
 }
 
 impl Database {
@@ -140,8 +318,17 @@ impl Database {
         endpoint: &Endpoint,
         limits: Limits,
     ) -> Result<Self, ValidatorError> {
+        let ssl = endpoint
+            .tls
+            .driver_options()
+            .await
+            .map_err(|cause| ValidatorError::Connect {
+                side,
+                cause,
+                transience: migration_shared::Transience::Permanent,
+            })?;
         let probe = async {
-            let mut conn = mysql_async::Conn::new(builder(endpoint))
+            let mut conn = mysql_async::Conn::new(builder(endpoint, ssl.clone()))
                 .await
                 .map_err(|e| ValidatorError::connect(side, &e))?;
             let version: Option<String> = conn
@@ -174,7 +361,7 @@ impl Database {
         };
         let constraints =
             PoolConstraints::new(0, limits.max_connections.max(1)).unwrap_or_default();
-        let opts = builder(endpoint)
+        let opts = builder(endpoint, ssl)
             .init(vec![
                 "SET NAMES utf8mb4".to_owned(),
                 "SET time_zone = '+00:00'".to_owned(),
@@ -283,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn a_url_asking_for_tls_is_refused_without_repeating_it() {
+    fn the_driver_tls_options_are_refused_in_favour_of_ssl_mode() {
         for (query, option) in [
             ("require_ssl=true", "require_ssl"),
             ("verify_ca=false", "verify_ca"),
@@ -299,13 +486,102 @@ mod tests {
             assert_eq!(
                 err,
                 format!(
-                    "invalid target database url: TLS is not supported (the url sets \
-                     {option}): connections are plain text"
+                    "invalid target database url: {option} is not read here; say \
+                     ssl_mode=required, verify_ca or verify_identity (and ssl_ca=PATH for a \
+                     private authority)"
                 )
             );
         }
-        assert!(
-            Endpoint::from_url(Side::Source, "mysql://u:p@h:3306/shop?prefer_socket=false").is_ok()
+    }
+
+    #[test]
+    fn ssl_mode_and_ssl_ca_are_read_from_the_url_and_the_rest_goes_to_the_driver() {
+        let url = |query: &str| format!("mysql://u:hunter2@db.internal:3306/shop{query}");
+        let tls = |query: &str| Endpoint::from_url(Side::Source, &url(query)).map(|e| e.tls);
+        assert_eq!(tls("").unwrap(), Tls::default());
+        assert_eq!(
+            tls("?prefer_socket=false&ssl_mode=required").unwrap(),
+            Tls {
+                mode: SslMode::Required,
+                ca: None
+            }
         );
+        assert_eq!(
+            tls("?ssl-mode=VERIFY_CA&ssl-ca=%2Fetc%2Frds%20ca.pem").unwrap(),
+            Tls {
+                mode: SslMode::VerifyCa,
+                ca: Some(PathBuf::from("/etc/rds ca.pem"))
+            }
+        );
+        // A CA file alone asks for the strictest check.
+        assert_eq!(
+            tls("?ssl_ca=/etc/ca.pem").unwrap().mode,
+            SslMode::VerifyIdentity
+        );
+        let refused = |query: &str| {
+            Endpoint::from_url(Side::Source, &url(query))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused("?ssl_mode=preferred"),
+            "invalid source database url: ssl_mode: expected disabled, required, verify_ca or \
+             verify_identity"
+        );
+        assert_eq!(
+            refused("?ssl_mode=disabled&ssl_ca=/etc/ca.pem"),
+            "invalid source database url: a CA file is only used with ssl mode verify_ca or \
+             verify_identity, not disabled"
+        );
+        assert_eq!(
+            refused("?ssl_ca=%zz"),
+            "invalid source database url: ssl_ca has a malformed %-escape"
+        );
+        assert!(!refused("?ssl_ca=").contains("hunter2"));
+        // What is left still reaches the driver, which refuses what it does not know.
+        assert_eq!(
+            refused("?ssl_mode=required&colour=blue"),
+            "invalid source database url: expected mysql://user:password@host:port/database"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_mode_checks_what_it_says_and_no_more() {
+        let options = |mode| async move {
+            Tls::new(mode, None)
+                .unwrap()
+                .driver_options()
+                .await
+                .unwrap()
+                .map(|o| (o.accept_invalid_certs(), o.skip_domain_validation()))
+        };
+        // (any certificate accepted, host name not checked)
+        assert_eq!(options(SslMode::Disabled).await, None);
+        assert_eq!(options(SslMode::Required).await, Some((true, false)));
+        assert_eq!(options(SslMode::VerifyCa).await, Some((false, true)));
+        assert_eq!(options(SslMode::VerifyIdentity).await, Some((false, false)));
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_that_is_missing_or_not_pem_is_named() {
+        let missing = Tls::new(SslMode::VerifyCa, Some("/nonexistent/ca.pem".into())).unwrap();
+        let err = missing.driver_options().await.unwrap_err();
+        assert!(
+            err.starts_with("cannot read the CA file /nonexistent/ca.pem: "),
+            "{err}"
+        );
+        let text = std::env::temp_dir().join(format!("not-a-ca-{}.pem", std::process::id()));
+        std::fs::write(&text, "just text").unwrap();
+        let err = Tls::new(SslMode::VerifyIdentity, Some(text.clone()))
+            .unwrap()
+            .driver_options()
+            .await
+            .unwrap_err();
+        std::fs::remove_file(&text).unwrap();
+        assert_eq!(
+            err,
+            format!("the CA file {} holds no PEM certificate", text.display())
+        );
+        assert!(Tls::default().driver_options().await.unwrap().is_none());
     }
 }

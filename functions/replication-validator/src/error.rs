@@ -114,7 +114,27 @@ fn describe(err: &mysql_async::Error) -> (String, Transience) {
             };
             (format!("{} (error {})", e.message, e.code), transience)
         }
+        // rustls reports a refused handshake (an untrusted or misnamed certificate) as
+        // invalid data; another try meets the same certificate.
+        mysql_async::Error::Io(mysql_async::IoError::Io(e))
+            if e.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            let cause = e
+                .get_ref()
+                .map_or_else(|| e.to_string(), ToString::to_string);
+            (
+                format!("TLS handshake refused: {cause}"),
+                Transience::Permanent,
+            )
+        }
+        mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => {
+            (format!("TLS handshake refused: {e}"), Transience::Permanent)
+        }
         mysql_async::Error::Io(e) => (e.to_string(), Transience::Transient),
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => (
+            "the server offers no TLS, which the ssl mode requires".to_owned(),
+            Transience::Permanent,
+        ),
         mysql_async::Error::Driver(e) => (e.to_string(), Transience::Transient),
         mysql_async::Error::Other(e) => (e.to_string(), Transience::Permanent),
         mysql_async::Error::Url(_) => (
@@ -163,5 +183,38 @@ impl Classify for ValidatorError {
             | Self::Config(_)
             | Self::Secret { .. } => Transience::Permanent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_tls_handshake_or_a_server_without_tls_is_not_retried() {
+        let refused = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        )));
+        let err = ValidatorError::connect(Side::Target, &refused);
+        assert_eq!(
+            err.to_string(),
+            "failed to connect to the target database: TLS handshake refused: invalid peer \
+             certificate: UnknownIssuer"
+        );
+        assert_eq!(err.transience(), Transience::Permanent);
+        let plain = mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer);
+        assert_eq!(
+            ValidatorError::connect(Side::Source, &plain).transience(),
+            Transience::Permanent
+        );
+        // A connection cut on the way is still worth another try.
+        let reset = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(
+            ValidatorError::connect(Side::Source, &reset).transience(),
+            Transience::Transient
+        );
     }
 }

@@ -255,6 +255,7 @@ pub fn endpoint_from_secret(
         user,
         password: migration_shared::Secret::new(password),
         database,
+        tls: db.tls.clone(),
     })
 }
 
@@ -728,6 +729,7 @@ mod tests {
             host: None,
             port: None,
             name: Some("shop".into()),
+            tls: crate::db::Tls::default(),
         }
     }
 
@@ -741,6 +743,18 @@ mod tests {
             ("db.internal", 3307, "shop")
         );
         assert_eq!((e.user.as_str(), e.password.expose()), ("app", "p@ss"));
+        assert_eq!(e.tls, crate::db::Tls::default());
+        let tls = crate::db::Tls::new(
+            crate::db::SslMode::VerifyIdentity,
+            Some("/opt/rds-ca.pem".into()),
+        )
+        .unwrap();
+        let settings = DbSettings {
+            tls: tls.clone(),
+            ..settings()
+        };
+        let e = endpoint_from_secret(Side::Source, "db/source", secret, &settings).unwrap();
+        assert_eq!(e.tls, tls);
     }
 
     #[test]

@@ -24,7 +24,6 @@
 //!
 //! # Known limits
 //!
-//! - Connections are plain TCP: the driver is built without TLS.
 //! - A table without a primary key or unique NOT NULL key is compared by count and
 //!   whole-table checksum only; its differing rows are not named.
 //! - The 64-bit fingerprint (CRC32 and CRC32C) needs MariaDB 10.8 or later on both sides;

@@ -1,6 +1,9 @@
 //! The `validate` binary run as a user runs it, against the local MariaDB
 //! (`MIGRATION_TEST_MYSQL_URL`, exported by `scripts/stack.sh up`): its report, its exit
-//! codes and its one-line errors.
+//! codes and its one-line errors. The TLS tests use the stack's second server
+//! (`MIGRATION_TEST_MYSQL_TLS_URL`), whose certificate for 127.0.0.1 is signed by a test
+//! authority (`MIGRATION_TEST_MYSQL_TLS_CA`) and whose `MIGRATION_TEST_MYSQL_TLS_ONLY_USER`
+//! is let in over TLS only.
 //!
 //! These tests live in the function's own crate because only here does Cargo say where the
 //! built binary is (`CARGO_BIN_EXE_validate`).
@@ -13,24 +16,31 @@ use std::process::{Command, Output};
 
 use mysql_async::prelude::Queryable;
 
-fn server() -> String {
-    std::env::var("MIGRATION_TEST_MYSQL_URL")
-        .expect(
-            "MIGRATION_TEST_MYSQL_URL is not set: run scripts/stack.sh up and \
-             source .local/stack.env",
-        )
+fn stack(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| {
+            panic!("{name} is not set: run scripts/stack.sh up and source .local/stack.env")
+        })
         .trim_end_matches('/')
         .to_owned()
 }
 
+fn server() -> String {
+    stack("MIGRATION_TEST_MYSQL_URL")
+}
+
 /// A throw-away database with `statements` run in it; dropped by [`drop_database`].
 async fn database(prefix: &str, statements: &[&str]) -> String {
+    database_on(&server(), prefix, statements).await
+}
+
+async fn database_on(server: &str, prefix: &str, statements: &[&str]) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
     let name = format!("{prefix}_{}_{nanos:x}", std::process::id());
-    let pool = mysql_async::Pool::new(server().as_str());
+    let pool = mysql_async::Pool::new(server);
     let mut conn = pool.get_conn().await.unwrap();
     conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
         .await
@@ -45,7 +55,11 @@ async fn database(prefix: &str, statements: &[&str]) -> String {
 }
 
 async fn drop_database(name: &str) {
-    let pool = mysql_async::Pool::new(server().as_str());
+    drop_database_on(&server(), name).await;
+}
+
+async fn drop_database_on(server: &str, name: &str) {
+    let pool = mysql_async::Pool::new(server);
     let mut conn = pool.get_conn().await.unwrap();
     conn.query_drop(format!("DROP DATABASE `{name}`"))
         .await
@@ -253,17 +267,126 @@ async fn an_empty_source_schema_exits_2_naming_it() {
 }
 
 #[test]
-fn a_url_asking_for_tls_exits_2_without_the_password() {
+fn the_drivers_own_tls_option_exits_2_pointing_at_ssl_mode_without_the_password() {
     let tls = format!("{}?require_ssl=true", with_password("S3cret-tls", "shop"));
     let out = validate(&["--source", &server_with_db("mysql"), "--target", &tls]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert_eq!(
         err,
-        "error: invalid target database url: TLS is not supported (the url sets \
-         require_ssl): connections are plain text\n"
+        "error: invalid target database url: require_ssl is not read here; say \
+         ssl_mode=required, verify_ca or verify_identity (and ssl_ca=PATH for a private \
+         authority)\n"
     );
     assert!(!err.contains("S3cret-tls") && out.stdout.is_empty());
+}
+
+/// `database` on the TLS server, as the user it lets in over TLS only, with `query`.
+fn over_tls_only(database: &str, query: &str) -> String {
+    let admin = stack("MIGRATION_TEST_MYSQL_TLS_URL");
+    let (_, host) = admin.split_once("://").unwrap();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let user = stack("MIGRATION_TEST_MYSQL_TLS_ONLY_USER");
+    format!("mysql://{user}@{host}/{database}?{query}")
+}
+
+#[tokio::test]
+async fn every_tls_mode_compares_over_tls_and_plain_tcp_is_refused_by_the_server() {
+    let tls_server = stack("MIGRATION_TEST_MYSQL_TLS_URL");
+    let ca = stack("MIGRATION_TEST_MYSQL_TLS_CA");
+    let source = database_on(
+        &tls_server,
+        "cli_tls_src",
+        &[
+            TABLE,
+            "INSERT INTO fx VALUES ('EURUSD', 1.08), ('GBPUSD', 1.27)",
+        ],
+    )
+    .await;
+    let target = database_on(
+        &tls_server,
+        "cli_tls_dst",
+        &[
+            TABLE,
+            "INSERT INTO fx VALUES ('EURUSD', 1.08), ('GBPUSD', 1.29)",
+        ],
+    )
+    .await;
+    // The user gets in over TLS only: each run that reads the tables went over TLS.
+    for (source_tls, target_tls) in [
+        (
+            format!("ssl_mode=verify_identity&ssl_ca={ca}"),
+            "ssl_mode=required".to_owned(),
+        ),
+        (
+            format!("ssl_mode=verify_ca&ssl_ca={ca}"),
+            format!("ssl_ca={ca}"),
+        ),
+    ] {
+        let out = validate(&[
+            "--source",
+            &over_tls_only(&source, &source_tls),
+            "--target",
+            &over_tls_only(&target, &target_tls),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{source_tls}: {}",
+            text(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["tables"][0]["different"],
+            serde_json::json!([["GBPUSD"]])
+        );
+    }
+    let out = validate(&[
+        "--source",
+        &over_tls_only(&source, "ssl_mode=disabled"),
+        "--target",
+        &over_tls_only(&target, "ssl_mode=required"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: failed to connect to the source database: Access denied"),
+        "{err}"
+    );
+    drop_database_on(&tls_server, &source).await;
+    drop_database_on(&tls_server, &target).await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_authority_or_a_server_without_tls_exits_2() {
+    let tls_server = stack("MIGRATION_TEST_MYSQL_TLS_URL");
+    let target = database_on(&tls_server, "cli_tls_ca", &[TABLE]).await;
+    // Without the test authority, the public web roots cannot vouch for the server.
+    let out = validate(&[
+        "--source",
+        &over_tls_only(&target, "ssl_mode=required"),
+        "--target",
+        &over_tls_only(&target, "ssl_mode=verify_ca"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err,
+        "error: failed to connect to the target database: TLS handshake refused: invalid \
+         peer certificate: UnknownIssuer\n"
+    );
+    assert!(out.stdout.is_empty());
+    // The server on 3306 (or the stack's plain one) offers no TLS.
+    let plain = format!("{}?ssl_mode=required", server_with_db("mysql"));
+    let out = validate(&["--source", &plain, "--target", &server_with_db("mysql")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err,
+        "error: failed to connect to the source database: the server offers no TLS, which \
+         the ssl mode requires\n"
+    );
+    drop_database_on(&tls_server, &target).await;
 }
 
 #[tokio::test]

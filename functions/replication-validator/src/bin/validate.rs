@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! validate --source mysql://user:pass@host:3306/shop --target mysql://…/shop [--table NAME …]
+//! validate --source 'mysql://…/shop?ssl_mode=verify_identity&ssl_ca=/etc/ca.pem' --target …
 //! ```
 //!
 //! Prints one JSON report on stdout (see the crate docs) and exits 0 when every table
 //! matches, 1 when any differs, 2 when any could not be validated. A connection that fails
-//! (wrong password, unreachable host, unknown database) is one line on stderr naming the
-//! side and the cause, exit 2, and nothing on stdout; so is a URL asking for TLS (the
-//! driver is built without it), an empty source schema, and an `--aggregate` or
+//! (wrong password, unreachable host, unknown database, a refused TLS handshake) is one line
+//! on stderr naming the side and the cause, exit 2, and nothing on stdout; so is a URL with
+//! a TLS setting that cannot be honoured, an empty source schema, and an `--aggregate` or
 //! `--change-column` naming a column the compared tables lack. The URLs may come from
 //! `VALIDATE_SOURCE_URL` and `VALIDATE_TARGET_URL` instead, which keeps passwords out of the
 //! process list. Progress goes to stderr, as a bar only when stderr is a terminal.
