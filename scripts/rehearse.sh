@@ -39,7 +39,7 @@ finish() {
     kill -TERM "$(cat "$work/backup_fake.pid")" 2>/dev/null || true
   fi
   if [ -n "${seeded:-}" ]; then
-    "$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_URL" --prefix "$prefix" --drop \
+    "$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_TLS_URL" --prefix "$prefix" --drop \
       >/dev/null 2>&1 || true
   fi
   [ "${stack_started:-0}" = 1 ] && bash scripts/stack.sh down >/dev/null 2>&1
@@ -60,13 +60,16 @@ bash scripts/stack.sh up
 # shellcheck disable=SC1091
 source .local/stack.env
 py="$MIGRATION_VENV/bin/python"
-record "local stack" ok "moto $AWS_ENDPOINT_URL, MariaDB ${MIGRATION_TEST_MYSQL_URL#mysql://}"
+record "local stack" ok "moto $AWS_ENDPOINT_URL, MariaDB with TLS ${MIGRATION_TEST_MYSQL_TLS_URL#mysql://root@}"
 
+# The ledgers live on the stack's TLS server, whose user $MIGRATION_TEST_MYSQL_TLS_ONLY_USER
+# gets in over TLS only: every validation below that reads them went over TLS.
+tls_only="mysql://$MIGRATION_TEST_MYSQL_TLS_ONLY_USER@${MIGRATION_TEST_MYSQL_TLS_URL#mysql://*@}"
 say "seed the source and target ledgers with planted differences"
 # Databases of this run only, so two rehearsals on one server never see each other's rows.
 prefix="rehearsal_$$"
 seeded=1
-"$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_URL" --prefix "$prefix" --rows 20000 \
+"$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_TLS_URL" --prefix "$prefix" --rows 20000 \
   >"$work/expected.json"
 "$py" - "$work/expected.json" <<'PY'
 import json, sys
@@ -79,12 +82,13 @@ for key, why in e["changes"].items():
 PY
 record "seed ledgers" ok "20000 rows, 11 planted differences"
 
-say "replication validator (command line): compare the source and the target"
+say "replication validator (command line): compare the source and the target over TLS"
 cargo build -q --locked -p replication-validator --bin validate
 validate="${CARGO_TARGET_DIR:-$root/target}/debug/validate"
 code=0
-"$validate" --source "$MIGRATION_TEST_MYSQL_URL/${prefix}_source" \
-  --target "$MIGRATION_TEST_MYSQL_URL/${prefix}_target" >"$work/report.json" || code=$?
+"$validate" --source "$tls_only/${prefix}_source?ssl_mode=required" \
+  --target "$tls_only/${prefix}_target?ssl_mode=verify_identity&ssl_ca=$MIGRATION_TEST_MYSQL_TLS_CA" \
+  >"$work/report.json" || code=$?
 verdict=$("$py" - "$work/report.json" "$work/expected.json" "$code" <<'PY'
 import json, sys
 report, expected = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
@@ -112,7 +116,7 @@ print("; ".join(problems) if problems else "")
 PY
 )
 if [ -z "$verdict" ]; then
-  record "validator CLI finds planted keys" ok "exactly 11 keys; fx_rates matches; exit 1"
+  record "validator CLI finds planted keys" ok "exactly 11 keys over TLS; fx_rates matches; exit 1"
 else
   note "$verdict"
   record "validator CLI finds planted keys" FAIL "$verdict"

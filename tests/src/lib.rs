@@ -28,8 +28,16 @@ pub use moto_template::{
 
 /// The variable that holds the MariaDB server the tests may create databases on.
 pub const MYSQL_URL: &str = "MIGRATION_TEST_MYSQL_URL";
+/// The stack's MariaDB with TLS, as `mysql://root@host:port` (root may also connect in
+/// plain text, to set databases up).
+pub const MYSQL_TLS_URL: &str = "MIGRATION_TEST_MYSQL_TLS_URL";
+/// The user the TLS server lets in over TLS only, without a password.
+pub const MYSQL_TLS_ONLY_USER: &str = "MIGRATION_TEST_MYSQL_TLS_ONLY_USER";
+/// The PEM file of the authority that signed the TLS server's certificate for 127.0.0.1.
+pub const MYSQL_TLS_CA: &str = "MIGRATION_TEST_MYSQL_TLS_CA";
 
-fn stack_variable(name: &str) -> String {
+/// The value of one of the stack's variables; panics saying how to start the stack.
+pub fn stack_variable(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: run the tests with scripts/test.sh, or start the local stack \

@@ -61,14 +61,16 @@ pub async fn prepare(
     env: &mut BTreeMap<String, String>,
     expected: &Expected,
 ) -> Result<(), Error> {
-    let url = migration_tests::mysql_url();
+    // The ledgers are on the stack's TLS server, as a user it lets in over TLS only.
+    let url = migration_tests::stack_variable(migration_tests::MYSQL_TLS_URL);
     let server = url.trim_start_matches("mysql://");
-    let (user, address) = server.split_once('@').unwrap_or(("root", server));
-    let (user, password) = user.split_once(':').unwrap_or((user, ""));
+    let address = server.rsplit_once('@').map_or(server, |(_, a)| a);
+    let user = migration_tests::stack_variable(migration_tests::MYSQL_TLS_ONLY_USER);
+    let ca = migration_tests::stack_variable(migration_tests::MYSQL_TLS_CA);
     let (host, port) = address.split_once(':').unwrap_or((address, "3306"));
     let migration_id = env.get("MIGRATION_ID").cloned().unwrap_or_default();
     let secret_id = format!("{migration_id}-db-credentials");
-    let secret = json!({"username": user, "password": password, "engine": "mariadb"});
+    let secret = json!({"username": user, "password": "", "engine": "mariadb"});
     aws_sdk_secretsmanager::Client::new(sdk)
         .create_secret()
         .name(&secret_id)
@@ -86,13 +88,18 @@ pub async fn prepare(
         ("SOURCE_DB_NAME", expected.source.as_str()),
         ("TARGET_DB_NAME", expected.target.as_str()),
         ("CHUNK_MAX_ROWS", CHUNK_MAX_ROWS),
+        // The template's default for the source, and what it recommends for Aurora.
+        ("SOURCE_DB_SSL_MODE", "required"),
+        ("TARGET_DB_SSL_MODE", "verify_identity"),
+        ("TARGET_DB_SSL_CA", ca.as_str()),
     ] {
         env.insert(name.to_owned(), value.to_owned());
     }
     note(&format!(
         "validator: secret {secret_id} holds the MariaDB credentials; source {} and target \
-         {} on {host}:{port} (the template's source secret and Aurora are not on moto); \
-         CHUNK_MAX_ROWS={CHUNK_MAX_ROWS} so the ledger fans out",
+         {} on {host}:{port} (the template's source secret and Aurora are not on moto), as a \
+         user let in over TLS only: source ssl mode required, target verify_identity against \
+         the test authority; CHUNK_MAX_ROWS={CHUNK_MAX_ROWS} so the ledger fans out",
         expected.source, expected.target
     ));
     Ok(())
