@@ -35,12 +35,32 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, ShapeError> {
 
 impl ShapeError {
     fn tracked(err: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let path = err.path().to_string();
-        Self {
-            // The path of the document itself prints as ".".
-            path: if path == "." { String::new() } else { path },
-            source: err.into_inner(),
+        use serde_path_to_error::Segment;
+        let mut segments: Vec<String> = err
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                Segment::Seq { index } => format!("[{index}]"),
+                Segment::Map { key } => shown_name(key).into_owned(),
+                Segment::Enum { variant } => shown_name(variant).into_owned(),
+                Segment::Unknown => "?".to_owned(),
+            })
+            .collect();
+        let source = err.into_inner();
+        // An unknown field is the last segment of the path, and it came from the document.
+        if source.to_string().starts_with("unknown field ")
+            && let Some(last) = segments.last_mut()
+        {
+            "…".clone_into(last);
         }
+        let mut path = String::new();
+        for segment in segments {
+            if !path.is_empty() && !segment.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(&segment);
+        }
+        Self { path, source }
     }
 
     /// The path of the field at fault, empty when it is the document itself.
@@ -121,6 +141,20 @@ pub fn redact_values(err: &impl fmt::Display) -> String {
                     }
                 }
             }
+            // A name from the document runs, back-quotes and all, to serde's own words after
+            // it: the last "`, expected" or "`, there are no".
+            '`' if quotes_a_name(&out) => {
+                out.push_str("`…`");
+                let rest = chars.as_str();
+                let end = ["`, expected", "`, there are no"]
+                    .iter()
+                    .filter_map(|tail| rest.rfind(tail))
+                    .max();
+                chars = match end {
+                    Some(end) => rest[end + 1..].chars(),
+                    None => "".chars(),
+                };
+            }
             '`' if quotes_a_value(&out) => {
                 out.push_str("`…`");
                 chars.by_ref().find(|c| *c == '`');
@@ -131,17 +165,50 @@ pub fn redact_values(err: &impl fmt::Display) -> String {
     out
 }
 
-/// Whether the back-quoted text about to follow `before` is a value from the document,
-/// as serde words its messages, rather than the name of a field or variant it expects.
+/// Whether the back-quoted text about to follow `before` is a number or a character from
+/// the document, as serde words its messages.
 fn quotes_a_value(before: &str) -> bool {
-    [
-        "integer ",
-        "floating point ",
-        "character ",
-        "unknown variant ",
-    ]
-    .iter()
-    .any(|kind| before.ends_with(kind))
+    ["integer ", "floating point ", "character "]
+        .iter()
+        .any(|kind| before.ends_with(kind))
+}
+
+/// Whether the back-quoted text about to follow `before` is a variant or field name from
+/// the document, which may itself hold back-quotes.
+fn quotes_a_name(before: &str) -> bool {
+    before.ends_with("unknown variant ") || before.ends_with("unknown field ")
+}
+
+/// `name` as it may be shown in a message, or `…`: a name from outside (a map key, a
+/// command, an event's source) is shown only when it looks like a name, at most 64 letters,
+/// digits, spaces and `_ - . : /`, with no run of four digits or more, which a card number,
+/// an account or a secret would need.
+#[must_use]
+pub fn shown_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let mut digits = 0;
+    let plain = !name.is_empty()
+        && name.chars().count() <= 64
+        && name.chars().all(|c| {
+            digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+            digits < 4 && (c.is_ascii_alphanumeric() || " _-.:/".contains(c))
+        });
+    if plain {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Borrowed("…")
+    }
+}
+
+/// `n` as it may be shown in a message: itself below 10,000, else only how many digits it
+/// has, so a card or account number given where a count was due is not repeated.
+#[must_use]
+pub fn shown_number(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    if n.unsigned_abs() < 10_000 {
+        n.to_string()
+    } else {
+        format!("({} digits)", n.unsigned_abs().to_string().len())
+    }
 }
 
 #[cfg(test)]
@@ -212,15 +279,16 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_unknown_fields_are_named() {
+    fn a_missing_field_is_named_and_an_unknown_one_hidden() {
         assert_eq!(
             text_error(r#"{"table":"t"}"#),
             "body has the wrong shape (line 1 column 13): missing field `chunk`"
         );
-        let unknown = text_error(r#"{"table":"t","chunk":1,"chunck":2}"#);
-        assert!(
-            unknown.starts_with("body has the wrong shape at `chunck` (line 1 column 31): unknown field `chunck`, expected one of"),
-            "{unknown}"
+        // The unknown name came from the document: the names it could have been are given.
+        assert_eq!(
+            text_error(r#"{"table":"t","chunk":1,"chunck":2}"#),
+            "body has the wrong shape at `…` (line 1 column 31): unknown field `…`, expected one \
+             of `table`, `chunk`, `steps`"
         );
     }
 
@@ -244,6 +312,58 @@ mod tests {
             said,
             "body has the wrong shape at `chunk`: invalid type: string \"…\", expected u32"
         );
+    }
+
+    #[test]
+    fn a_name_from_the_document_is_hidden_back_quotes_and_all() {
+        let value = json!({"table": "t", "chunk": 1, "steps": [{"card": "x", "kind": "x`4111111111111111"}]});
+        assert_eq!(
+            from_value::<Job>(&value).unwrap_err().describe("e"),
+            "e has the wrong shape at `steps[0].kind`: unknown variant `…`, expected `debit` or \
+             `credit`"
+        );
+        let value = json!({"table": "t", "chunk": 1, "x`, expected 4111111111111111`": 1});
+        assert_eq!(
+            from_value::<Job>(&value).unwrap_err().describe("e"),
+            "e has the wrong shape at `…`: unknown field `…`, expected one of `table`, `chunk`, \
+             `steps`"
+        );
+    }
+
+    #[test]
+    fn a_map_key_that_could_hold_a_number_or_a_secret_is_not_shown_in_the_path() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Attributes {
+            attributes: std::collections::HashMap<String, String>,
+        }
+        for (key, shown) in [
+            (
+                "ApproximateReceiveCount",
+                "attributes.ApproximateReceiveCount",
+            ),
+            ("hunter2-4111111111111111", "attributes.…"),
+            ("pass=hunter2", "attributes.…"),
+        ] {
+            let err = from_value::<Attributes>(&json!({"attributes": {key: 5}})).unwrap_err();
+            assert_eq!(err.path(), shown, "{key}");
+            assert!(!err.describe("e").contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn numbers_and_names_are_shown_only_when_they_cannot_carry_a_card_number() {
+        assert_eq!(shown_number(150_u64), "150");
+        assert_eq!(shown_number(-5_i64), "-5");
+        assert_eq!(shown_number(4_111_111_111_111_111_u64), "(16 digits)");
+        assert_eq!(
+            shown_name("Config Rules Compliance Change"),
+            "Config Rules Compliance Change"
+        );
+        assert_eq!(shown_name("aws.config"), "aws.config");
+        assert_eq!(shown_name("hunter2-4111111111111111"), "…");
+        assert_eq!(shown_name("pass=hunter2"), "…");
+        assert_eq!(shown_name(""), "…");
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub fn parse(event: &Value) -> Trigger {
         (Some(SCHEDULE_SOURCE), Some(SCHEDULED_EVENT)) => Trigger::Schedule,
         (source, kind) => Trigger::Unusable(format!(
             "unsupported event: source {}, detail-type {}",
-            source.unwrap_or("(none)"),
-            kind.unwrap_or("(none)")
+            source.map_or("(none)".into(), migration_shared::json::shown_name),
+            kind.map_or("(none)".into(), migration_shared::json::shown_name)
         )),
     }
 }
@@ -168,5 +168,9 @@ mod tests {
             )
         );
         assert!(matches!(parse(&json!([1, 2])), Trigger::Unusable(_)));
+        assert_eq!(
+            parse(&json!({"source": "hunter2-4111111111111111", "detail-type": "Object Created"})),
+            Trigger::Unusable("unsupported event: source …, detail-type Object Created".into())
+        );
     }
 }

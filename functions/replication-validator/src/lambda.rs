@@ -281,6 +281,11 @@ fn prefix(run_id: &str, table: &str) -> String {
     format!("runs/{run_id}/{table}")
 }
 
+/// The SQS batch in `event`, or why it is not one, naming the field and never its value.
+pub fn read_batch(event: &serde_json::Value) -> Result<SqsEvent, String> {
+    migration_shared::json::from_value(event).map_err(|e| e.describe("the SQS batch"))
+}
+
 /// Handles one batch of queue messages; only the failed ones are returned to the queue.
 pub async fn handle(event: SqsEvent, deps: &Deps) -> SqsBatchResponse {
     sqs_batch::process(event, Order::Concurrent(2), |message| async move {
@@ -510,7 +515,10 @@ pub fn check_against_plan(
     if chunk.count != planned {
         return refuse(
             "count",
-            format!("is {} but the plan has {planned} chunks", chunk.count),
+            format!(
+                "is {} but the plan has {planned} chunks",
+                migration_shared::json::shown_number(chunk.count)
+            ),
         );
     }
     let Some(range) = usize::try_from(chunk.index)
@@ -519,7 +527,10 @@ pub fn check_against_plan(
     else {
         return refuse(
             "index",
-            format!("{} is not below the count {planned}", chunk.index),
+            format!(
+                "{} is not below the count {planned}",
+                migration_shared::json::shown_number(chunk.index)
+            ),
         );
     };
     if chunk.range.lower != range.lower {
@@ -723,6 +734,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_batch_that_is_not_an_sqs_event_is_refused_naming_the_field_not_the_value() {
+        let reason = read_batch(&serde_json::json!({
+            "Records": [{"messageId": "m-1", "body": 4_111_111_111_111_111_u64}]
+        }))
+        .unwrap_err();
+        assert_eq!(
+            reason,
+            "the SQS batch has the wrong shape at `Records[0].body`: invalid type: integer `…`, \
+             expected a string"
+        );
+        let batch = read_batch(&serde_json::json!({
+            "Records": [{"messageId": "m-1", "body": "{}"}]
+        }))
+        .unwrap();
+        assert_eq!(batch.records[0].message_id.as_deref(), Some("m-1"));
+    }
+
     fn settings() -> DbSettings {
         DbSettings {
             secret_id: "db/source".into(),
@@ -849,8 +878,8 @@ mod tests {
         );
         assert_eq!(
             refused(&chunk(u64::MAX, u64::MAX, None, None)),
-            "chunk message for run r table t refused: count is 18446744073709551615 but \
-             the plan has 2 chunks"
+            "chunk message for run r table t refused: count is (20 digits) but the plan has 2 \
+             chunks"
         );
         assert_eq!(
             refused(&chunk(0, 2, None, Some(vec![]))),

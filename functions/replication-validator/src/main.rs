@@ -7,7 +7,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use migration_shared::config::Env;
 use migration_shared::startup;
 use replication_validator::config::Config;
-use replication_validator::lambda::{Deps, handle};
+use replication_validator::lambda::{Deps, handle, read_batch};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,9 +18,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Arc::new(Deps::new(config, &sdk));
     startup::serve(
         migration_id,
-        move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| {
+        // The event is read here rather than by the runtime, whose error would quote the
+        // offending value: a batch that is not an SQS event is refused naming the field only.
+        move |event: LambdaEvent<serde_json::Value>| {
             let deps = deps.clone();
-            async move { Ok::<_, Diagnostic>(Box::pin(handle(event.payload, &deps)).await) }
+            async move {
+                let batch = read_batch(&event.payload).map_err(|reason| {
+                    tracing::error!(reason = %reason, "invocation refused");
+                    Diagnostic {
+                        error_type: "InvalidEvent".to_owned(),
+                        error_message: reason,
+                    }
+                })?;
+                Ok::<_, Diagnostic>(Box::pin(handle(batch, &deps)).await)
+            }
         },
     )
     .await

@@ -108,16 +108,21 @@ impl CommandBody {
                 let percent = u8::try_from(percent)
                     .ok()
                     .filter(|p| *p <= 100)
-                    .ok_or_else(|| invalid(format!("percent {percent} is outside 0..=100")))?;
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "percent {} is outside 0..=100",
+                            migration_shared::json::shown_number(percent)
+                        ))
+                    })?;
                 return Ok(Command::Set {
                     percent,
                     force: self.force.unwrap_or(false),
                 });
             }
             _ => {
-                let shown = crate::state::clip(self.command.trim(), 32);
+                let shown = migration_shared::json::shown_name(self.command.trim());
                 return Err(invalid(format!(
-                    "unknown command {shown:?}; expected advance, pause, resume, abort, set \
+                    "unknown command `{shown}`; expected advance, pause, resume, abort, set \
                      or status"
                 )));
             }
@@ -192,8 +197,17 @@ mod tests {
         let cases = [
             (
                 r#"{"command":"frobnicate"}"#,
-                "invalid command: unknown command \"frobnicate\"; expected advance, pause, \
+                "invalid command: unknown command `frobnicate`; expected advance, pause, \
                  resume, abort, set or status",
+            ),
+            (
+                r#"{"command":"pay 4111111111111111"}"#,
+                "invalid command: unknown command `…`; expected advance, pause, resume, abort, \
+                 set or status",
+            ),
+            (
+                r#"{"command":"set","percent":4111111111111111}"#,
+                "invalid command: percent (16 digits) is outside 0..=100",
             ),
             (
                 r#"{"command":"set"}"#,

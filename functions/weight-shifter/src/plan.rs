@@ -42,7 +42,10 @@ pub enum PlanError {
     #[error("the plan has {0} steps, more than the 50 allowed")]
     TooLong(usize),
     /// A step's share is above 100.
-    #[error("step {step} sends {percent} percent to AWS, outside 0..=100")]
+    #[error(
+        "step {step} sends {} percent to AWS, outside 0..=100",
+        migration_shared::json::shown_number(*percent)
+    )]
     OutOfRange {
         /// The step's position, counted from 1.
         step: usize,
@@ -181,7 +184,7 @@ mod tests {
 
     #[test]
     fn bad_plans_are_refused_with_the_reason() {
-        let cases: [(&str, &str); 7] = [
+        let cases: [(&str, &str); 8] = [
             ("[]", "the plan has no steps"),
             (
                 r#"[{"aws_percent":10,"hold_seconds":60},{"aws_percent":10,"hold_seconds":60},
@@ -199,6 +202,10 @@ mod tests {
             (
                 r#"[{"aws_percent":101,"hold_seconds":60}]"#,
                 "step 1 sends 101 percent to AWS, outside 0..=100",
+            ),
+            (
+                r#"[{"aws_percent":4111111111111111,"hold_seconds":60}]"#,
+                "step 1 sends (16 digits) percent to AWS, outside 0..=100",
             ),
             (
                 r#"[{"aws_percent":10,"hold_seconds":60},{"aws_percent":90,"hold_seconds":60}]"#,
