@@ -27,10 +27,8 @@ cases=(
   "weight-shifter|events/weight-shifter/status-direct.json|reads its plan and state from SSM (absent here: it answers an error)"
 )
 
-stack_started=1
-[ -f .local/moto.pid ] && kill -0 "$(cat .local/moto.pid)" 2>/dev/null && stack_started=0
-bash scripts/stack.sh up >/dev/null
-[ "$stack_started" = 1 ] && trap 'bash scripts/stack.sh down >/dev/null 2>&1' EXIT
+bash scripts/stack.sh up --lease $$ >/dev/null
+trap 'bash scripts/stack.sh release $$ >/dev/null 2>&1' EXIT
 # shellcheck disable=SC1091
 source .local/stack.env
 

@@ -9,9 +9,10 @@
 # command line, then hands over to the driver (tests/src/bin/rehearse/): the migration
 # stack created from template.json on moto's CloudFormation, the functions run under one
 # `cargo lambda watch` and driven with `cargo lambda invoke` on the sample events of
-# events/. It stops what it started and exits non-zero when any step did not do what it
-# should. It can run again at once, even beside another run: its databases are its own and
-# dropped at the end, and the stack gets a new name on every run.
+# events/. It hands back its lease on the stack (see scripts/stack.sh) and exits non-zero
+# when any step did not do what it should. It can run again at once, even beside another
+# run: its databases are its own and dropped at the end, the stack gets a new name on every
+# run, and the local stack stays up until the last run using it is done.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,7 +43,7 @@ finish() {
     "$py" scripts/seed_ledger.py --url "$MIGRATION_TEST_MYSQL_TLS_URL" --prefix "$prefix" --drop \
       >/dev/null 2>&1 || true
   fi
-  [ "${stack_started:-0}" = 1 ] && bash scripts/stack.sh down >/dev/null 2>&1
+  bash scripts/stack.sh release $$ >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$code"
 }
@@ -54,9 +55,7 @@ for tool in cargo python3; do
 done
 
 say "local stack: moto, the CloudWatch adapter and MariaDB on 127.0.0.1"
-stack_started=1
-[ -f .local/moto.pid ] && kill -0 "$(cat .local/moto.pid)" 2>/dev/null && stack_started=0
-bash scripts/stack.sh up
+bash scripts/stack.sh up --lease $$
 # shellcheck disable=SC1091
 source .local/stack.env
 py="$MIGRATION_VENV/bin/python"

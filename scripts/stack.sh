@@ -3,7 +3,13 @@
 # 127.0.0.1. `up` starts what is not running and writes the variables that reach it to
 # .local/stack.env; `down` stops only what `up` started; `env` prints the variables.
 #
-#   scripts/stack.sh up | down | env
+#   scripts/stack.sh up [--lease PID] | release PID | down | env
+#
+# A script that needs the stack for its own run takes a lease with `up --lease $$` and
+# hands it back with `release $$`: the stack stops when the last lease is handed back (or
+# its process is gone), and only if a lease holder started it. Two runs side by side thus
+# share one stack without the first to finish stopping it under the other. A stack started
+# without a lease stays up until `down`.
 #
 # MariaDB: a server already answering on 127.0.0.1:3306 as root without a password is
 # used as it is. Otherwise a throw-away mariadbd runs with its data under .local/, and
@@ -53,7 +59,7 @@ start_moto() {
   if alive "$run/moto.pid"; then return; fi
   local port; port=$(free_port)
   say "starting moto on 127.0.0.1:$port"
-  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$run/moto.log" 2>&1 &
+  nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$run/moto.log" 2>&1 9>&- &
   echo $! >"$run/moto.pid"; echo "$port" >"$run/moto.port"
   wait_http "http://127.0.0.1:$port/moto-api/" moto "$run/moto.log"
 }
@@ -63,7 +69,7 @@ start_cloudwatch_adapter() {
   local port; port=$(free_port)
   say "starting the CloudWatch CBOR adapter on 127.0.0.1:$port"
   nohup "$PY" "$root/scripts/cloudwatch_cbor.py" --port "$port" \
-    --moto "http://127.0.0.1:$(cat "$run/moto.port")" >"$run/cloudwatch.log" 2>&1 &
+    --moto "http://127.0.0.1:$(cat "$run/moto.port")" >"$run/cloudwatch.log" 2>&1 9>&- &
   echo $! >"$run/cloudwatch.pid"; echo "$port" >"$run/cloudwatch.port"
   for _ in $(seq 1 100); do
     "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \
@@ -139,7 +145,7 @@ throwaway_mariadb() { # name port-name [port] [mariadbd options...]
   say "starting a throw-away mariadbd on 127.0.0.1:$port (data under $data)"
   nohup "$daemon" --no-defaults --datadir="$data/db" --socket="$data/mysqld.sock" \
     --port="$port" --bind-address=127.0.0.1 --user="$user" \
-    --pid-file="$data/mysqld.pid" "$@" >"$run/$name.log" 2>&1 &
+    --pid-file="$data/mysqld.pid" "$@" >"$run/$name.log" 2>&1 9>&- &
   echo $! >"$run/$name.pid"; echo "$port" >"$run/$portname.port"
   for _ in $(seq 1 150); do
     if [ -S "$data/mysqld.sock" ]; then break; fi
@@ -177,8 +183,42 @@ stop_one() { # name
   rm -f "$pidfile"
 }
 
+# One `up` or `release` at a time, so two runs never start or stop the stack together. The
+# servers are started with descriptor 9 closed, or they would hold the lock for ever.
+hold_lock() {
+  if command -v flock >/dev/null; then
+    exec 9>"$run/stack.lock"
+    flock 9
+  fi
+}
+
+# The leases whose process is still running.
+live_leases() {
+  local lease
+  for lease in "$run"/leases/*; do
+    [ -e "$lease" ] || continue
+    if kill -0 "$(basename "$lease")" 2>/dev/null; then echo "$lease"; else rm -f "$lease"; fi
+  done
+}
+
+stop_all() {
+  stop_one cloudwatch
+  stop_one moto
+  stop_one mariadb
+  stop_one mariadb-tls
+  rm -rf "$envfile" "$run/leases" "$run/leased"
+}
+
 case "${1:-}" in
   up)
+    hold_lock
+    if [ "${2:-}" = --lease ]; then
+      [[ "${3:-}" =~ ^[0-9]+$ ]] || die "usage: scripts/stack.sh up --lease PID"
+      alive "$run/moto.pid" || touch "$run/leased"
+      mkdir -p "$run/leases"; : >"$run/leases/$3"
+    else
+      rm -f "$run/leased"
+    fi
     ensure_venv
     start_moto
     start_cloudwatch_adapter
@@ -187,18 +227,20 @@ case "${1:-}" in
     write_env
     say "ready: source $envfile"
     ;;
+  release)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || die "usage: scripts/stack.sh release PID"
+    hold_lock
+    rm -f "$run/leases/$2"
+    if [ -z "$(live_leases)" ] && [ -f "$run/leased" ]; then stop_all; fi
+    ;;
   down)
-    stop_one cloudwatch
-    stop_one moto
-    stop_one mariadb
-    stop_one mariadb-tls
-    rm -f "$envfile"
+    stop_all
     ;;
   env)
     [ -f "$envfile" ] || die "the stack is not up; run scripts/stack.sh up"
     cat "$envfile"
     ;;
   *)
-    die "usage: scripts/stack.sh up | down | env"
+    die "usage: scripts/stack.sh up [--lease PID] | release PID | down | env"
     ;;
 esac

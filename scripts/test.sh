@@ -21,10 +21,8 @@ if command -v rustup >/dev/null; then
 fi
 
 step "local stack"
-started_here=1
-[ -f .local/moto.pid ] && kill -0 "$(cat .local/moto.pid)" 2>/dev/null && started_here=0
-bash scripts/stack.sh up
-if [ "$started_here" = 1 ]; then trap 'bash scripts/stack.sh down' EXIT; fi
+bash scripts/stack.sh up --lease $$
+trap 'bash scripts/stack.sh release $$' EXIT
 # shellcheck disable=SC1091
 source .local/stack.env
 
@@ -40,6 +38,9 @@ if [ -f template.json ]; then
   "$MIGRATION_VENV/bin/checkov" --quiet --compact --skip-download --framework cloudformation \
     -f template.json
 fi
+
+step "the local stack's leases"
+bash scripts/test_stack_leases.sh
 
 step "the local migration rehearsal, end to end"
 bash scripts/rehearse.sh
