@@ -246,7 +246,9 @@ fn take_tls_options(url: &str) -> Result<(String, Option<SslMode>, Option<PathBu
     let (mut mode, mut ca, mut rest) = (None, None, Vec::new());
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // Given twice, either could be the one meant: neither is guessed.
         match key.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "ssl_mode" if mode.is_some() => return Err("ssl_mode is given twice".to_owned()),
             "ssl_mode" => {
                 mode = Some(
                     value
@@ -254,6 +256,7 @@ fn take_tls_options(url: &str) -> Result<(String, Option<SslMode>, Option<PathBu
                         .map_err(|e| format!("ssl_mode: {e}"))?,
                 );
             }
+            "ssl_ca" if ca.is_some() => return Err("ssl_ca is given twice".to_owned()),
             "ssl_ca" if value.trim().is_empty() => return Err("ssl_ca is empty".to_owned()),
             "ssl_ca" => ca = Some(PathBuf::from(percent_decoded(value)?)),
             _ => rest.push(pair),
@@ -538,6 +541,14 @@ mod tests {
             "invalid source database url: ssl_ca has a malformed %-escape"
         );
         assert!(!refused("?ssl_ca=").contains("hunter2"));
+        assert_eq!(
+            refused("?ssl_mode=verify_identity&ssl-mode=disabled"),
+            "invalid source database url: ssl_mode is given twice"
+        );
+        assert_eq!(
+            refused("?ssl_ca=/a.pem&SSL_CA=/b.pem"),
+            "invalid source database url: ssl_ca is given twice"
+        );
         // What is left still reaches the driver, which refuses what it does not know.
         assert_eq!(
             refused("?ssl_mode=required&colour=blue"),
