@@ -27,8 +27,8 @@ cases=(
   "weight-shifter|events/weight-shifter/status-direct.json|reads its plan and state from SSM (absent here: it answers an error)"
 )
 
-bash scripts/stack.sh up --lease $$ >/dev/null
 trap 'bash scripts/stack.sh release $$ >/dev/null 2>&1' EXIT
+bash scripts/stack.sh up --lease $$ >/dev/null
 # shellcheck disable=SC1091
 source .local/stack.env
 

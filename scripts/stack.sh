@@ -6,8 +6,9 @@
 #   scripts/stack.sh up [--lease PID] | release PID | down | env
 #
 # A script that needs the stack for its own run takes a lease with `up --lease $$` and
-# hands it back with `release $$`: the stack stops when the last lease is handed back (or
-# its process is gone), and only if a lease holder started it. Two runs side by side thus
+# hands it back with `release $$`: the stack stops when the last lease is handed back, and
+# only if a lease holder started it. A lease whose process is gone (killed with SIGKILL)
+# stops counting at the next `up` or `release`, whoever calls it. Two runs side by side thus
 # share one stack without the first to finish stopping it under the other. A stack started
 # without a lease stays up until `down`.
 #
@@ -213,7 +214,8 @@ case "${1:-}" in
   up)
     hold_lock
     if [ "${2:-}" = --lease ]; then
-      [[ "${3:-}" =~ ^[0-9]+$ ]] || die "usage: scripts/stack.sh up --lease PID"
+      [[ "${3:-}" =~ ^[1-9][0-9]+$ ]] || die "usage: scripts/stack.sh up --lease PID (a process id above 9)"
+      live_leases >/dev/null
       alive "$run/moto.pid" || touch "$run/leased"
       mkdir -p "$run/leases"; : >"$run/leases/$3"
     else
@@ -228,7 +230,7 @@ case "${1:-}" in
     say "ready: source $envfile"
     ;;
   release)
-    [[ "${2:-}" =~ ^[0-9]+$ ]] || die "usage: scripts/stack.sh release PID"
+    [[ "${2:-}" =~ ^[1-9][0-9]+$ ]] || die "usage: scripts/stack.sh release PID"
     hold_lock
     rm -f "$run/leases/$2"
     if [ -z "$(live_leases)" ] && [ -f "$run/leased" ]; then stop_all; fi

@@ -21,8 +21,9 @@ if command -v rustup >/dev/null; then
 fi
 
 step "local stack"
-bash scripts/stack.sh up --lease $$
+# The lease is handed back however the run ends, a failed or interrupted `up` included.
 trap 'bash scripts/stack.sh release $$' EXIT
+bash scripts/stack.sh up --lease $$
 # shellcheck disable=SC1091
 source .local/stack.env
 

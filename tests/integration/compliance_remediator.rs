@@ -905,6 +905,11 @@ async fn events_it_cannot_use_are_acknowledged_with_a_reason() {
         assert_eq!(d.outcome, Outcome::Ignored, "{case}: {d:?}");
         assert_eq!(d.reason, reason, "{case}");
     }
+    // A compliance type that could carry a card number is not repeated.
+    let mut odd = change_event("compliant", &key);
+    odd["detail"]["newEvaluationResult"]["complianceType"] = serde_json::json!("4111111111111111");
+    let report = handle(odd, &f.deps).await.unwrap();
+    assert_eq!(report.decisions[0].reason, "compliance is …");
     let malformed = [
         (
             "malformed-missing-resource-id",

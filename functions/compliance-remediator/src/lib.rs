@@ -146,7 +146,10 @@ async fn on_change(deps: &Deps, change: &ComplianceChange) -> Result<Decision, E
         )
     };
     if change.compliance != "NON_COMPLIANT" {
-        return Ok(ignore(format!("compliance is {}", change.compliance)));
+        return Ok(ignore(format!(
+            "compliance is {}",
+            migration_shared::json::shown_name(&change.compliance)
+        )));
     }
     let Some((identifier, kind)) = rules::lookup(&change.rule) else {
         return Ok(ignore("no remediation is known for this rule".to_owned()));
@@ -160,7 +163,7 @@ async fn on_change(deps: &Deps, change: &ComplianceChange) -> Result<Decision, E
     {
         return Ok(ignore(format!(
             "resource type {} is not remediated under {identifier}",
-            change.resource_type
+            migration_shared::json::shown_name(&change.resource_type)
         )));
     }
     let freeze = load_freeze(deps).await?;
