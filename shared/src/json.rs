@@ -256,8 +256,9 @@ mod tests {
 
     #[test]
     fn a_nested_field_is_named_by_its_whole_path() {
-        let value = json!({"table": "t", "chunk": 1,
-                           "steps": [{"card": "x", "kind": "debit"}, {"card": 4_111_111_111_111_111_u64, "kind": "debit"}]});
+        let card = 4_111_111_111_111_111_u64;
+        let steps = json!([{"card": "x", "kind": "debit"}, {"card": card, "kind": "debit"}]);
+        let value = json!({"table": "t", "chunk": 1, "steps": steps});
         let err = from_value::<Job>(&value).unwrap_err();
         assert_eq!(err.path(), "steps[1].card");
         // A parsed value has no line: no position is given.
@@ -316,7 +317,8 @@ mod tests {
 
     #[test]
     fn a_name_from_the_document_is_hidden_back_quotes_and_all() {
-        let value = json!({"table": "t", "chunk": 1, "steps": [{"card": "x", "kind": "x`4111111111111111"}]});
+        let step = json!({"card": "x", "kind": "x`4111111111111111"});
+        let value = json!({"table": "t", "chunk": 1, "steps": [step]});
         assert_eq!(
             from_value::<Job>(&value).unwrap_err().describe("e"),
             "e has the wrong shape at `steps[0].kind`: unknown variant `…`, expected `debit` or \
