@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_cloudwatch::operation::set_alarm_state::SetAlarmStateError;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use migration_shared::error::{Classify, Transience};
@@ -358,7 +359,7 @@ async fn alarm_state_set_through_the_cloudwatch_adapter_is_held_by_moto() {
         .unwrap_err();
     assert!(
         err.as_service_error()
-            .is_some_and(aws_sdk_cloudwatch::operation::set_alarm_state::SetAlarmStateError::is_resource_not_found),
+            .is_some_and(SetAlarmStateError::is_resource_not_found),
         "{err:?}"
     );
     cloudwatch

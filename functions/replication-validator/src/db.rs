@@ -187,12 +187,6 @@ impl Endpoint {
             side,
             reason: reason.to_owned(),
         };
-        if let Some(option) = driver_tls_option(url) {
-            return Err(invalid(&format!(
-                "{option} is not read here; say ssl_mode=required, verify_ca or \
-                 verify_identity (and ssl_ca=PATH for a private authority)"
-            )));
-        }
         let (url, mode, ca) = take_tls_options(url).map_err(|e| invalid(&e))?;
         let mode = match (mode, &ca) {
             (Some(mode), _) => mode,
@@ -226,19 +220,9 @@ const DRIVER_TLS_OPTIONS: [&str; 4] = [
     "built_in_roots",
 ];
 
-/// The first of the driver's TLS options the query string of `url` sets, if any.
-fn driver_tls_option(url: &str) -> Option<&'static str> {
-    let (_, query) = url.split_once('?')?;
-    query.split('&').find_map(|pair| {
-        let key = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
-        DRIVER_TLS_OPTIONS
-            .into_iter()
-            .find(|o| o.eq_ignore_ascii_case(key))
-    })
-}
-
 /// Takes `ssl_mode` and `ssl_ca` (or `ssl-mode`, `ssl-ca`) out of the query string of
 /// `url`, which the driver would refuse as unknown: the URL left, the mode, the CA file.
+/// One of the driver's own TLS options is refused, naming it.
 fn take_tls_options(url: &str) -> Result<(String, Option<SslMode>, Option<PathBuf>), String> {
     let Some((base, query)) = url.split_once('?') else {
         return Ok((url.to_owned(), None, None));
@@ -247,7 +231,14 @@ fn take_tls_options(url: &str) -> Result<(String, Option<SslMode>, Option<PathBu
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         // Given twice, either could be the one meant: neither is guessed.
-        match key.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+        let key = key.trim().to_ascii_lowercase().replace('-', "_");
+        if let Some(option) = DRIVER_TLS_OPTIONS.into_iter().find(|o| *o == key) {
+            return Err(format!(
+                "{option} is not read here; say ssl_mode=required, verify_ca or \
+                 verify_identity (and ssl_ca=PATH for a private authority)"
+            ));
+        }
+        match key.as_str() {
             "ssl_mode" if mode.is_some() => return Err("ssl_mode is given twice".to_owned()),
             "ssl_mode" => {
                 mode = Some(

@@ -83,10 +83,13 @@ fn text(bytes: &[u8]) -> String {
 
 /// The server URL with `user:password@` in place of the original user.
 fn with_password(password: &str, database: &str) -> String {
-    let rest = server();
-    let (scheme, host) = rest.split_once("://").unwrap();
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    format!("{scheme}://root:{password}@{host}/{database}")
+    format!("mysql://root:{password}@{}/{database}", host_of(&server()))
+}
+
+/// `host:port` of a `mysql://user@host:port` server URL.
+fn host_of(server: &str) -> String {
+    let (_, rest) = server.split_once("://").unwrap();
+    rest.rsplit_once('@').map_or(rest, |(_, h)| h).to_owned()
 }
 
 const TABLE: &str = "CREATE TABLE fx (pair CHAR(6) NOT NULL PRIMARY KEY, rate DECIMAL(12,6))";
@@ -283,9 +286,7 @@ fn the_drivers_own_tls_option_exits_2_pointing_at_ssl_mode_without_the_password(
 
 /// `database` on the TLS server, as the user it lets in over TLS only, with `query`.
 fn over_tls_only(database: &str, query: &str) -> String {
-    let admin = stack("MIGRATION_TEST_MYSQL_TLS_URL");
-    let (_, host) = admin.split_once("://").unwrap();
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host_of(&stack("MIGRATION_TEST_MYSQL_TLS_URL"));
     let user = stack("MIGRATION_TEST_MYSQL_TLS_ONLY_USER");
     format!("mysql://{user}@{host}/{database}?{query}")
 }
